@@ -1,0 +1,133 @@
+import time
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch_geometric.data import Data
+
+from torch_geometric_unlearn.influence.nim import NIM, propagate_features
+from torch_geometric_unlearn.request import UnlearningRequest
+
+
+def ring_graph(n: int = 60, f: int = 8, c: int = 3, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    src = torch.arange(n)
+    chords = torch.randint(0, n, (n // 2, ), generator=g)
+    a = torch.cat([src, chords])
+    b = torch.cat([(src + 1) % n, (chords + 7) % n])
+    ei = torch.cat([torch.stack([a, b]), torch.stack([b, a])], dim=1)
+    x = torch.randn(n, f, generator=g)
+    soft = torch.softmax(torch.randn(n, c, generator=g), dim=-1)
+    return Data(x=x, edge_index=ei, num_nodes=n), soft
+
+
+def test_propagation_matches_dense_normalised_adjacency():
+    data, _ = ring_graph(20)
+    a = torch.zeros(20, 20)
+    a.index_put_((data.edge_index[1], data.edge_index[0]), torch.ones(data.edge_index.size(1)),
+                 accumulate=True)  # multi-edges count, as in gcn_norm
+    a = a + torch.eye(20)
+    d = a.sum(1).pow(-0.5)
+    a_hat = d.view(-1, 1) * a * d.view(1, -1)
+    expected = a_hat @ (a_hat @ data.x)
+    assert torch.allclose(propagate_features(data.x, data.edge_index, 20, 2), expected, atol=1e-5)
+
+
+def test_no_removed_node_budget_and_determinism():
+    data, soft = ring_graph(80)
+    data.removed_mask = torch.zeros(80, dtype=torch.bool)
+    data.removed_mask[[40, 41]] = True  # removed by an earlier request
+    req = UnlearningRequest.nodes([3, 30, 39])
+    nim = NIM(num_hops=2)
+    hie = nim(data, req, soft_labels=soft)
+    assert hie.dtype == torch.long and hie.numel() > 0
+    assert hie.numel() <= 9  # default budget 3 |U|
+    assert len(set(hie.tolist())) == hie.numel()
+    assert not set(hie.tolist()) & {3, 30, 39, 40, 41}
+    assert torch.equal(hie, nim(data, req, soft_labels=soft))
+    assert NIM(budget=4, num_hops=2)(data, req, soft_labels=soft).numel() <= 4
+    assert NIM(budget=0, num_hops=2)(data, req, soft_labels=soft).numel() == 0
+
+
+def test_threshold_only_keeps_activated_nodes():
+    data, soft = ring_graph(80)
+    req = UnlearningRequest.nodes([5, 50])
+    loose = NIM(num_hops=3, budget=40, threshold=-1.0)(data, req, soft_labels=soft)
+    strict = NIM(num_hops=3, budget=40, threshold=0.5)(data, req, soft_labels=soft)
+    assert strict.numel() < loose.numel()
+    xp = F.normalize(propagate_features(data.x, data.edge_index, 80, 3), dim=-1)
+    p = F.normalize(soft, dim=-1)
+    infl = (xp[[5, 50]] @ xp[strict].t() + 0.8 * p[[5, 50]] @ p[strict].t()) / 1.8
+    assert bool((infl.max(0).values > 0.5).all())  # each HIE is activated by some UE
+
+
+def test_additive_mode_is_top_budget_of_authors_score():
+    data, soft = ring_graph(30)
+    req = UnlearningRequest.nodes([2, 17])
+    # Enough hops that every node is a candidate of every UE; threshold -1 activates all.
+    hie = NIM(num_hops=15, budget=6, threshold=-1.0, coverage=False, per_entity=100)(
+        data, req, soft_labels=soft)
+    xp = F.normalize(propagate_features(data.x, data.edge_index, 30, 15), dim=-1)
+    p = F.normalize(soft, dim=-1)
+    score = (xp[[2, 17]] @ xp.t()).sum(0) + 0.8 * (p[[2, 17]] @ p.t()).sum(0)
+    score[[2, 17]] = -float('inf')
+    assert set(hie.tolist()) == set(score.topk(6).indices.tolist())
+
+
+def test_coverage_spreads_hie_over_removed_nodes():
+    # Two disconnected clusters; the UE of cluster A are far more similar to their neighbours.
+    g = torch.Generator().manual_seed(0)
+    n = 40
+    a = torch.arange(0, 19)
+    ei = torch.cat([torch.stack([a, a + 1]), torch.stack([a + 20, a + 21])], dim=1)
+    ei = torch.cat([ei, ei.flip(0)], dim=1)
+    x = torch.randn(n, 6, generator=g)
+    x[:20] = x[0] + 0.01 * torch.randn(20, 6, generator=g)
+    data = Data(x=x, edge_index=ei, num_nodes=n)
+    req = UnlearningRequest.nodes([5, 30])
+    hie = NIM(num_hops=3, budget=6, label_weight=0.0)(data, req)
+    assert any(v < 20 for v in hie.tolist()) and any(v >= 20 for v in hie.tolist())
+
+
+def test_chunked_similarity_search_is_exact():
+    data, soft = ring_graph(90)
+    req = UnlearningRequest.nodes([1, 44, 70])
+    big = NIM(num_hops=1, num_similar=4, chunk_size=1000)(data, req, soft_labels=soft)
+    small = NIM(num_hops=1, num_similar=4, chunk_size=7)(data, req, soft_labels=soft)
+    assert torch.equal(big, small)
+
+
+def test_edge_request_excludes_endpoints():
+    data, soft = ring_graph(50)
+    req = UnlearningRequest.edges([[3, 20], [4, 21]])
+    hie = NIM(num_hops=2)(data, req, soft_labels=soft)
+    assert hie.numel() > 0 and not set(hie.tolist()) & {3, 4, 20, 21}
+
+
+def test_bad_input_raises():
+    with pytest.raises(ValueError, match='threshold'):
+        NIM(threshold=1.5)
+    with pytest.raises(ValueError, match='budget'):
+        NIM(budget=-1)
+    data, soft = ring_graph(20)
+    with pytest.raises(ValueError, match='outside'):
+        NIM(num_hops=1)(data, UnlearningRequest.nodes([25]), soft_labels=soft)
+    with pytest.raises(ValueError, match='model'):
+        NIM(num_hops=1)(data, UnlearningRequest.nodes([2]))
+
+
+def test_scales_to_50k_nodes_without_dense_matrices():
+    n, m = 50_000, 200_000
+    g = torch.Generator().manual_seed(0)
+    src = torch.randint(0, n, (m, ), generator=g)
+    dst = (src + torch.randint(1, 500, (m, ), generator=g)) % n
+    data = Data(x=torch.randn(n, 32, generator=g),
+                edge_index=torch.cat([torch.stack([src, dst]), torch.stack([dst, src])], 1),
+                num_nodes=n)
+    soft = torch.softmax(torch.randn(n, 10, generator=g), -1)
+    req = UnlearningRequest.nodes(torch.randperm(n, generator=g)[:250])
+    t = time.perf_counter()
+    hie = NIM(num_hops=2)(data, req, soft_labels=soft)
+    elapsed = time.perf_counter() - t
+    assert hie.numel() == 750
+    assert elapsed < 30.0, elapsed  # ~1 s on an idle core; an n x n path would need 10 GB

@@ -1,0 +1,28 @@
+r"""Registers :class:`~torch_geometric_unlearn.algorithm.sgu.SGU` (``sgu``: NIM-guided
+fine-tuning) and, where GIF is available, ``gif-nim``: GIF whose influenced set is the NIM
+selection (:class:`~torch_geometric_unlearn.influence.nim.NIM` as a plug-in)."""
+from __future__ import annotations
+
+import argparse
+
+from torch_geometric_unlearn.algorithm.base import UnlearningAlgorithm
+from torch_geometric_unlearn.benchmark.registry import register_algorithm
+
+
+@register_algorithm('sgu')
+def _sgu(args: argparse.Namespace) -> UnlearningAlgorithm:
+    from torch_geometric_unlearn.algorithm.sgu import SGU
+    return SGU(epochs=30)
+
+
+try:  # GIF is another issue's module: register the plug-in only where it exists.
+    from torch_geometric_unlearn.algorithm.gif import GIF as _GIF  # noqa: F401
+except ImportError:  # pragma: no cover
+    _GIF = None
+
+if _GIF is not None:
+    @register_algorithm('gif-nim')
+    def _gif_nim(args: argparse.Namespace) -> UnlearningAlgorithm:
+        from torch_geometric_unlearn.algorithm.gif import GIF
+        from torch_geometric_unlearn.influence.nim import NIM
+        return GIF(influenced_nodes=NIM())

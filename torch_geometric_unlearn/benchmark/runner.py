@@ -1,0 +1,260 @@
+r"""The benchmark CLI (a contract every algorithm issue builds on).
+
+.. code-block:: bash
+
+    python -m torch_geometric_unlearn.benchmark --dataset cora --model gcn \
+        --algorithms retrain --request node --ratio 0.005 --strategy random \
+        --seeds 0,1 --device cpu --out results.json
+
+For each seed: one original model is trained, ONE request is drawn, and every algorithm is
+applied to a copy of the same model with the same request. Retrain always runs (it is the
+reference for :obj:`retrain_seconds` and :obj:`speedup_vs_retrain`); it is reported only when
+listed in :obj:`--algorithms`.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+import torch
+
+from torch_geometric_unlearn.benchmark.registry import ALGORITHMS, RECORD_HOOKS, build_algorithm
+from torch_geometric_unlearn.unlearner import Unlearner
+
+
+RECSYS_MODELS = ('lightgcn', 'sgl', 'simgcl')
+
+
+def node_mia_hook(context: Dict[str, Any]) -> Dict[str, Any]:
+    r"""Threshold membership inference (true-class confidence) of the removed training nodes
+    against the test nodes, before (original model) and after unlearning. Records why when
+    it cannot run (never silently skipped)."""
+    request, task = context['request'], context['task']
+    if task.name != 'node_classification' or request.kind not in ('node', 'feature'):
+        return {'mia_auc': None,
+                'mia_note': f'node MIA needs removed nodes; not defined for {request.kind} '
+                            f'requests on {task.name}'}
+    from torch_geometric_unlearn.attack import threshold_mia_auc
+    data = context['data']
+    members = request.node_index
+    non_members = data.test_mask.nonzero().view(-1)
+    cache = context.setdefault('cache', {})
+    if 'mia_before' not in cache:
+        cache['mia_before'] = threshold_mia_auc(task.predict_proba(context['original'], data),
+                                                data.y, members, non_members)
+    result = context['result']
+    after = threshold_mia_auc(task.predict_proba(result.model, result.data), data.y, members,
+                              non_members)
+    return {'mia_auc': after, 'mia_auc_before': cache['mia_before'],
+            'mia_attack': 'threshold(confidence): removed nodes vs test nodes'}
+
+
+if node_mia_hook not in RECORD_HOOKS:
+    RECORD_HOOKS.insert(0, node_mia_hook)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog='python -m torch_geometric_unlearn.benchmark',
+        description='Compare unlearning algorithms with Retrain on the same model and request.')
+    p.add_argument('--dataset', default='cora',
+                   help='cora | citeseer | pubmed | lightgcn:<dir> | gowalla | movielens100k | '
+                   'ogbn-arxiv | ogbn-products | sbm:<nodes>,<edges> | '
+                   'bipartite:<users>,<items>,<interactions>')
+    p.add_argument('--root', default=None, help='dataset folder (cora: vendored if omitted)')
+    p.add_argument('--model', default='gcn',
+                   help='gcn | gat | sage | sgc | gin | lightgcn | sgl | simgcl')
+    p.add_argument('--algorithms', default='retrain', help='comma-separated, e.g. retrain,gif')
+    p.add_argument('--request', default='node', choices=['node', 'edge', 'feature',
+                                                          'interaction'])
+    g = p.add_mutually_exclusive_group()
+    g.add_argument('--ratio', type=float, default=None,
+                   help='fraction of training candidates to forget (default 0.005)')
+    g.add_argument('--count', type=int, default=None, help='number of entities to forget')
+    p.add_argument('--strategy', default='random', help='forget-set strategy (default random)')
+    p.add_argument('--seeds', default='0', help='comma-separated seeds')
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--out', default=None, help='write the JSON records here')
+    p.add_argument('--epochs', type=int, default=None, help='training epochs (task default)')
+    p.add_argument('--hidden', type=int, default=64, help='hidden / embedding size')
+    p.add_argument('--layers', type=int, default=None, help='message-passing layers')
+    p.add_argument('--lr', type=float, default=None, help='learning rate (task default)')
+    p.add_argument('--batch-size', type=int, default=None,
+                   help='mini-batch size (node task: NeighborLoader; recsys: BPR batch)')
+    p.add_argument('--split', default='public', choices=['public', 'full', 'random'],
+                   help='Planetoid split (cora/citeseer/pubmed only; default public)')
+    p.add_argument('--quiet', action='store_true', help='no table on stdout')
+    return p
+
+
+def _parse_seeds(text: str) -> List[int]:
+    try:
+        return [int(s) for s in str(text).split(',') if s.strip() != '']
+    except ValueError:
+        raise SystemExit(f'--seeds must be comma-separated integers, got {text!r}')
+
+
+def build_task(args: argparse.Namespace, bipartite: bool, seed: int):
+    kwargs: Dict[str, Any] = {'seed': seed, 'device': args.device}
+    if args.epochs is not None:
+        kwargs['epochs'] = args.epochs
+    if args.lr is not None:
+        kwargs['lr'] = args.lr
+    if args.batch_size is not None:
+        kwargs['batch_size'] = args.batch_size
+    if bipartite:
+        from torch_geometric_unlearn.task.recommendation import RecommendationTask
+        return RecommendationTask(**kwargs)
+    from torch_geometric_unlearn.task.node import NodeClassificationTask
+    return NodeClassificationTask(**kwargs)
+
+
+def build_model(args: argparse.Namespace, data: Any, bipartite: bool) -> torch.nn.Module:
+    name = args.model.lower()
+    if bipartite:
+        if name not in RECSYS_MODELS:
+            raise SystemExit(f"model '{args.model}' is not a recommendation backbone "
+                             f'({RECSYS_MODELS}) for a bipartite dataset')
+        from torch_geometric_unlearn.nn import recsys
+        cls = {'lightgcn': recsys.LightGCN, 'sgl': recsys.SGL, 'simgcl': recsys.SimGCL}[name]
+        kwargs = {'embedding_dim': args.hidden}
+        if args.layers is not None:
+            kwargs['num_layers'] = args.layers
+        return cls(data['user'].num_nodes, data['item'].num_nodes, **kwargs)
+    if name in RECSYS_MODELS:
+        raise SystemExit(f"model '{args.model}' needs a bipartite dataset")
+    from torch_geometric_unlearn.nn.node import build_node_model
+    num_classes = int(data.y.max()) + 1
+    kwargs = {'hidden_channels': args.hidden}
+    if args.layers is not None:
+        kwargs['num_layers'] = args.layers
+    return build_node_model(name, data.num_features, num_classes, **kwargs)
+
+
+def _fresh_model(args: argparse.Namespace, data: Any, bipartite: bool, seed: int):
+    devices = [torch.device(args.device)] if str(args.device).startswith('cuda') else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)  # model initialisation, without touching the caller's RNG
+        return build_model(args, data, bipartite).to(args.device)
+
+
+def run_benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    r"""Runs the benchmark described by parsed CLI :obj:`args`; returns the JSON records."""
+    from torch_geometric_unlearn.datasets import is_bipartite, load_dataset
+    from torch_geometric_unlearn.forget import select_request
+
+    names = [a.strip().lower() for a in args.algorithms.split(',') if a.strip()]
+    if not names:
+        raise SystemExit('--algorithms is empty')
+    for n in names:
+        if n not in ALGORITHMS:
+            raise SystemExit(f"unknown algorithm '{n}' (available: {sorted(ALGORITHMS)})")
+    ratio, count = args.ratio, args.count
+    if ratio is None and count is None:
+        ratio = 0.005
+    if args.split != 'public':
+        if args.dataset.lower() not in ('cora', 'citeseer', 'pubmed'):
+            raise SystemExit('--split applies to cora, citeseer and pubmed only')
+        from torch_geometric_unlearn.datasets import load_planetoid
+        name = {'cora': 'Cora', 'citeseer': 'CiteSeer', 'pubmed': 'PubMed'}[args.dataset.lower()]
+        data = load_planetoid(name, root=args.root, split=args.split)
+    else:
+        data = load_dataset(args.dataset, root=args.root)
+    bipartite = is_bipartite(data)
+    if bipartite and args.request not in ('interaction', 'node'):
+        raise SystemExit(f"request '{args.request}' does not apply to a bipartite dataset")
+    if not bipartite and args.request == 'interaction':
+        raise SystemExit("'interaction' requests need a bipartite dataset")
+    data = data.to(args.device)
+
+    records: List[Dict[str, Any]] = []
+    for seed in _parse_seeds(args.seeds):
+        cache: Dict[str, Any] = {}
+        task = build_task(args, bipartite, seed)
+        original = _fresh_model(args, data, bipartite, seed)
+        t0 = time.perf_counter()
+        train_info = task.train(original, data, seed=seed)
+        train_seconds = time.perf_counter() - t0
+        before = task.evaluate(original, data)
+        request = select_request(data, args.request, strategy=args.strategy, ratio=ratio,
+                                 count=count, seed=seed, model=original, task=task)
+
+        def serve(name: str):
+            algorithm = build_algorithm(name, args)
+            unlearner = Unlearner(copy.deepcopy(original), algorithm, task=task)
+            t_fit = time.perf_counter()
+            unlearner.fit(data)
+            fit_seconds = time.perf_counter() - t_fit
+            return unlearner.unlearn(request), fit_seconds
+
+        retrain_result, retrain_fit = serve('retrain')
+        retrain_seconds = retrain_result.unlearn_seconds
+        for name in names:
+            result, fit_seconds = (retrain_result, retrain_fit) if name == 'retrain' \
+                else serve(name)
+            after = task.evaluate(result.model, result.data)
+            record: Dict[str, Any] = {
+                'dataset': args.dataset, 'model': args.model, 'algorithm': name,
+                'guarantee': result.guarantee, 'request_type': request.kind,
+                'strategy': args.strategy, 'num_removed': request.num_removed, 'seed': seed,
+                'device': str(args.device),
+                'utility_before': before, 'utility_after': after,
+                'utility_retrain': task.evaluate(retrain_result.model, retrain_result.data),
+                'unlearn_seconds': result.unlearn_seconds,
+                'retrain_seconds': retrain_seconds,
+                'speedup_vs_retrain': retrain_seconds / max(result.unlearn_seconds, 1e-12),
+                'peak_memory_bytes': result.peak_memory_bytes,
+                'fit_seconds': fit_seconds, 'train_seconds': train_seconds,
+                'train_epochs': train_info.get('epochs'),
+            }
+            if result.certificate is not None:
+                cert = result.certificate
+                record['certificate'] = cert.as_dict() if hasattr(cert, 'as_dict') else str(cert)
+            context = {'task': task, 'data': data, 'original': original, 'result': result,
+                       'retrain': retrain_result, 'request': request, 'args': args,
+                       'seed': seed, 'record': record, 'cache': cache}
+            for hook in RECORD_HOOKS:
+                record.update(hook(context))
+            records.append(record)
+    return records
+
+
+def _fmt_utility(u: Dict[str, float]) -> str:
+    return ' '.join(f'{k}={v:.4f}' for k, v in u.items())
+
+
+def format_table(records: List[Dict[str, Any]]) -> str:
+    r"""A plain-text table of the records (one line per algorithm and seed)."""
+    lines = [f"{'algorithm':<14}{'seed':>5}{'removed':>9}  {'utility after':<36}"
+             f"{'unlearn s':>10}{'speedup':>9}{'peak MB':>9}"]
+    for r in records:
+        lines.append(f"{r['algorithm']:<14}{r['seed']:>5}{r['num_removed']:>9}  "
+                     f"{_fmt_utility(r['utility_after']):<36}{r['unlearn_seconds']:>10.3f}"
+                     f"{r['speedup_vs_retrain']:>9.1f}{r['peak_memory_bytes'] / 2**20:>9.1f}")
+    return '\n'.join(lines)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return obj.tolist()
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    return str(obj)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    records = run_benchmark(args)
+    if not args.quiet:
+        print(format_table(records))
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(records, f, indent=2, default=_json_default)
+        if not args.quiet:
+            print(f'wrote {len(records)} records to {args.out}', file=sys.stderr)
+    return 0

@@ -1,0 +1,191 @@
+"""Node classification: training recipe with validation-based model selection."""
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any, Dict, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch_geometric.data import Data
+
+from torch_geometric_unlearn.metric.classification import accuracy, macro_f1
+from torch_geometric_unlearn.task.base import Task, make_generator, model_device
+
+
+def neighbor_sampling_available() -> bool:
+    r"""Whether PyG's :class:`NeighborLoader` can run here (needs :obj:`pyg-lib` or
+    :obj:`torch-sparse`)."""
+    import torch_geometric.typing as tg_typing
+    return bool(getattr(tg_typing, 'WITH_PYG_LIB', False)
+                or getattr(tg_typing, 'WITH_TORCH_SPARSE', False))
+
+
+def _require_neighbor_sampling() -> None:
+    if not neighbor_sampling_available():
+        raise ImportError("mini-batch training (batch_size=...) needs PyG's neighbour sampler: "
+                          "pip install 'torch-geometric-unlearn[sparse]' (torch-sparse and "
+                          'torch-scatter, or pyg-lib). Full-batch training (batch_size=None) '
+                          'works without them.')
+
+
+class NodeClassificationTask(Task):
+    r"""Semi-supervised node classification on a :class:`~torch_geometric.data.Data` graph
+    with :obj:`x`, :obj:`y`, :obj:`edge_index` and :obj:`train_mask`/:obj:`val_mask`/
+    :obj:`test_mask`.
+
+    Training: Adam on the cross-entropy of training nodes; the parameters with the best
+    validation accuracy (ties: lower validation loss) are kept. Full-batch by default; with
+    :obj:`batch_size`, mini-batches from PyG's :class:`NeighborLoader` (needs the
+    :obj:`sparse` extra). Models are called as :obj:`model(x, edge_index)`.
+
+    Args:
+        epochs (int, optional): Training epochs. (default: :obj:`200`)
+        lr (float, optional): Learning rate. (default: :obj:`0.01`)
+        weight_decay (float, optional): L2 weight decay. (default: :obj:`5e-4`)
+        patience (int, optional): Stop after this many epochs without a better validation
+            score; :obj:`None` trains all epochs. (default: :obj:`None`)
+        batch_size (int, optional): Mini-batch size of seed nodes; :obj:`None` for full-batch.
+            (default: :obj:`None`)
+        num_neighbors (Sequence[int], optional): Neighbours sampled per layer in mini-batch
+            mode. (default: :obj:`(10, 10)`)
+        seed (int, optional): Seed of initialisation-independent randomness (dropout,
+            batching). (default: :obj:`0`)
+        device (torch.device or str, optional): Training device; default: the model's.
+    """
+    name = 'node_classification'
+    request_types = ('node', 'edge', 'feature')
+
+    def __init__(self, epochs: int = 200, lr: float = 0.01, weight_decay: float = 5e-4,
+                 patience: Optional[int] = None, batch_size: Optional[int] = None,
+                 num_neighbors: Sequence[int] = (10, 10), seed: int = 0,
+                 device: Optional[torch.device | str] = None) -> None:
+        super().__init__(seed=seed, device=device)
+        self.epochs, self.lr, self.weight_decay = epochs, lr, weight_decay
+        self.patience, self.batch_size = patience, batch_size
+        self.num_neighbors = list(num_neighbors)
+
+    # Model outputs ##########################################################
+
+    def logits(self, model: torch.nn.Module, data: Data) -> Tensor:
+        r"""Logits of every node (full-batch forward; :meth:`train` mode untouched)."""
+        return model(data.x, data.edge_index)
+
+    @torch.no_grad()
+    def predict_proba(self, model: torch.nn.Module, data: Data) -> Tensor:
+        r"""Softmax posteriors of every node, in evaluation mode."""
+        was_training = model.training
+        model.eval()
+        try:
+            if self.batch_size is not None and neighbor_sampling_available():
+                out = self._batched_logits(model, data)
+            else:
+                out = self.logits(model, data.to(model_device(model)))
+        finally:
+            model.train(was_training)
+        return out.softmax(dim=-1)
+
+    def loss(self, model: torch.nn.Module, data: Data, mask: Optional[Tensor] = None,
+             reduction: str = 'sum') -> Tensor:
+        r"""Cross-entropy of :obj:`model` on nodes :obj:`mask` (default: training nodes),
+        full-batch, with autograd (used by influence-based methods)."""
+        mask = data.train_mask if mask is None else mask
+        out = self.logits(model, data)
+        return F.cross_entropy(out[mask], data.y[mask], reduction=reduction)
+
+    # Training ###############################################################
+
+    def train(self, model: torch.nn.Module, data: Data,
+              seed: Optional[int] = None) -> Dict[str, Any]:
+        seed = self.seed if seed is None else seed
+        device = self.device or model_device(model)
+        model.to(device)
+        data = data.to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        best_state, best_key, best_epoch = None, None, -1
+        t0 = time.perf_counter()
+        devices = [device] if device.type == 'cuda' else []
+        loader = self._train_loader(data, seed) if self.batch_size is not None else None
+        with torch.random.fork_rng(devices=devices):
+            # Dropout draws from the global generator: fork it so training is reproducible
+            # without touching the caller's RNG state.
+            torch.manual_seed(seed)
+            epoch = 0
+            for epoch in range(self.epochs):
+                model.train()
+                if loader is None:
+                    opt.zero_grad()
+                    loss = self.loss(model, data, reduction='mean')
+                    loss.backward()
+                    opt.step()
+                else:
+                    for batch in loader:
+                        opt.zero_grad()
+                        out = model(batch.x, batch.edge_index)[:batch.batch_size]
+                        F.cross_entropy(out, batch.y[:batch.batch_size]).backward()
+                        opt.step()
+                key = self._val_key(model, data)
+                if best_key is None or key > best_key:
+                    best_key, best_epoch = key, epoch
+                    best_state = copy.deepcopy(model.state_dict())
+                elif self.patience is not None and epoch - best_epoch >= self.patience:
+                    break
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        model.eval()
+        return {'epochs': epoch + 1, 'best_epoch': best_epoch,
+                'best_val_accuracy': best_key[0] if best_key else float('nan'),
+                'seconds': time.perf_counter() - t0}
+
+    @torch.no_grad()
+    def _val_key(self, model: torch.nn.Module, data: Data) -> tuple:
+        model.eval()
+        mask = data.val_mask
+        if self.batch_size is not None:
+            out = self._batched_logits(model, data, mask)
+            y = data.y[mask]
+        else:
+            out = self.logits(model, data)[mask]
+            y = data.y[mask]
+        if y.numel() == 0:
+            return (0.0, 0.0)
+        return (accuracy(out, y), -float(F.cross_entropy(out, y)))
+
+    def _train_loader(self, data: Data, seed: int):
+        _require_neighbor_sampling()
+        from torch_geometric.loader import NeighborLoader
+        return NeighborLoader(data, num_neighbors=self.num_neighbors, batch_size=self.batch_size,
+                              input_nodes=data.train_mask, shuffle=True,
+                              generator=make_generator(seed))
+
+    def _batched_logits(self, model: torch.nn.Module, data: Data,
+                        mask: Optional[Tensor] = None) -> Tensor:
+        r"""Logits of the nodes in :obj:`mask` (all nodes if :obj:`None`) with full
+        neighbourhoods, batch by batch (same order as :obj:`mask`)."""
+        _require_neighbor_sampling()
+        from torch_geometric.loader import NeighborLoader
+        loader = NeighborLoader(data, num_neighbors=[-1] * len(self.num_neighbors),
+                                batch_size=max(self.batch_size or 1024, 1024),
+                                input_nodes=mask, shuffle=False)
+        outs = [model(b.x, b.edge_index)[:b.batch_size] for b in loader]
+        return torch.cat(outs, dim=0)
+
+    # Evaluation #############################################################
+
+    @torch.no_grad()
+    def evaluate(self, model: torch.nn.Module, data: Data,
+                 split: str = 'test') -> Dict[str, float]:
+        r"""Accuracy and macro-F1 on :obj:`split` (:obj:`"train"`, :obj:`"val"`,
+        :obj:`"test"`); removed nodes are in no mask, so they are never scored."""
+        mask = data[f'{split}_mask']
+        proba = self.predict_proba(model, data)
+        mask = mask.to(proba.device)
+        pred, y = proba[mask].argmax(-1), data.y.to(proba.device)[mask]
+        return {'accuracy': accuracy(pred, y),
+                'macro_f1': macro_f1(pred, y, num_classes=proba.size(-1))}
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(epochs={self.epochs}, lr={self.lr}, '
+                f'weight_decay={self.weight_decay}, batch_size={self.batch_size}, '
+                f'seed={self.seed})')
