@@ -72,14 +72,17 @@ def khop_incidence(edge_index: Tensor, num_nodes: int, sources: Tensor, hops: in
 
 
 def rank_normalise(x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
-    r"""Percentile ranks in :math:`(0, 1]` (ties broken at random with :obj:`generator`), so
+    r"""Percentile ranks in :math:`(0, 1]` (ties broken at random with :obj:`generator`, or by index order when it is :obj:`None`), so
     scores of different scales (losses, centralities) can be combined."""
     n = x.numel()
     if n == 0:
         return x.float()
-    jitter = torch.rand(n, generator=generator).to(x.device) * 1e-6 * \
-        (x.float().abs().max().clamp_min(1e-12))
-    order = torch.argsort(x.float() + jitter)
+    if generator is None:  # deterministic: ties keep index order (never the global RNG)
+        order = torch.argsort(x.float(), stable=True)
+    else:
+        jitter = torch.rand(n, generator=generator).to(x.device) * 1e-6 * \
+            (x.float().abs().max().clamp_min(1e-12))
+        order = torch.argsort(x.float() + jitter)
     ranks = torch.empty(n, device=x.device)
     ranks[order] = torch.arange(1, n + 1, device=x.device, dtype=torch.float)
     return ranks / n
