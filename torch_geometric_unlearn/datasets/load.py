@@ -158,11 +158,13 @@ def load_dataset(name: str, root: Optional[PathLike] = None,
             folder = Path(root).expanduser()
         return load_lightgcn(folder, seed=seed, **_options(query, 'lightgcn', full))
     if kind == 'gowalla' and not sep:
+        opts = _options(query, 'lightgcn', full)  # bad options fail before any file lookup
         folder = _default_folder(root, 'gowalla', full, 'folder with train.txt and test.txt')
-        return load_lightgcn(folder, seed=seed, **_options(query, 'lightgcn', full))
+        return load_lightgcn(folder, seed=seed, **opts)
     if kind == 'movielens100k' and not sep:
+        opts = _options(query, 'movielens100k', full)
         folder = _default_folder(root, 'ml-100k', full, 'folder with raw/u1.base etc.')
-        return load_movielens100k(folder, seed=seed, **_options(query, 'movielens100k', full))
+        return load_movielens100k(folder, seed=seed, **opts)
     if kind in OGB_NODE_DATASETS and not sep:
         _options(query, 'ogb', full)
         if root is None:  # the shared data folder, if it holds the dataset
