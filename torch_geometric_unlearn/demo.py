@@ -1,5 +1,5 @@
-r"""The README demo: train a GCN on Cora, unlearn 0.5% of its training nodes with one configuration of
-every method family (``DEMO_ALGORITHMS``), and compare with Retrain.
+r"""The README demo: train a GCN on Cora, unlearn 0.5% of its training nodes with one
+configuration of every method family (``DEMO_ALGORITHMS``), and compare with Retrain.
 
 .. code-block:: bash
 

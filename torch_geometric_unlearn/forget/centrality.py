@@ -72,8 +72,9 @@ def khop_incidence(edge_index: Tensor, num_nodes: int, sources: Tensor, hops: in
 
 
 def rank_normalise(x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
-    r"""Percentile ranks in :math:`(0, 1]` (ties broken at random with :obj:`generator`, or by index order when it is :obj:`None`), so
-    scores of different scales (losses, centralities) can be combined."""
+    r"""Percentile ranks in :math:`(0, 1]`, so scores of different scales (losses,
+    centralities) can be combined. Ties are broken at random with :obj:`generator`, or by
+    index order when it is :obj:`None`."""
     n = x.numel()
     if n == 0:
         return x.float()
