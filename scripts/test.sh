@@ -31,3 +31,5 @@ TGU_REQUIRE_SPARSE=1 $PY -m pytest -q -p no:cacheprovider -m sparse "$@"
 rc2=$?
 set -e
 if [ "$rc2" -ne 0 ]; then echo "sparse test pass failed (pytest exit $rc2)"; exit "$rc2"; fi
+# The docs site (Sphinx, warnings as errors) must build too.
+bash scripts/docs.sh

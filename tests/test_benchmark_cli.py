@@ -12,7 +12,8 @@ FIELDS = {'dataset', 'model', 'algorithm', 'request_type', 'num_removed', 'seed'
 def test_cli_cora_writes_records(tmp_path, capsys):
     out = tmp_path / 'r.json'
     rc = main(['--dataset', 'cora', '--model', 'gcn', '--algorithms', 'retrain',
-               '--request', 'edge', '--count', '5', '--seeds', '0,1', '--epochs', '20',
+               '--request', 'edge', '--count', '5', '--seeds', '0,1', '--epochs', '10',
+               '--hidden', '16',
                '--out', str(out)])
     assert rc == 0
     records = json.loads(out.read_text())
@@ -28,7 +29,7 @@ def test_cli_synthetic_sbm_node_request(tmp_path):
     out = tmp_path / 'r.json'
     main(['--dataset', 'sbm:600,3000', '--model', 'sgc', '--algorithms', 'retrain',
           '--request', 'feature', '--ratio', '0.05', '--epochs', '10', '--out', str(out),
-          '--quiet'])
+          '--quiet', '--no-shadow-mia'])
     (record, ) = json.loads(out.read_text())
     assert record['request_type'] == 'feature' and record['num_removed'] >= 1
 
@@ -38,3 +39,71 @@ def test_cli_errors():
         main(['--algorithms', 'nope', '--epochs', '1'])
     with pytest.raises(SystemExit):
         main(['--request', 'interaction', '--epochs', '1'])
+
+
+def _spy_train(monkeypatch, cls):
+    r"""Records the number of training edges of every graph :obj:`cls.train` is called on."""
+    seen = []
+    real = cls.train
+
+    def train(self, model, data, *args, **kwargs):
+        from torch_geometric_unlearn.task.recommendation import get_interactions
+        seen.append(get_interactions(data, 'train').size(1) if self.name == 'recommendation'
+                    else data.edge_index.size(1))
+        return real(self, model, data, *args, **kwargs)
+    monkeypatch.setattr(cls, 'train', train)
+    return seen
+
+
+def test_cli_adversarial_edges_train_original_on_attacked_graph(tmp_path, monkeypatch):
+    from torch_geometric_unlearn.datasets import load_dataset
+    from torch_geometric_unlearn.task.node import NodeClassificationTask
+    seen = _spy_train(monkeypatch, NodeClassificationTask)
+    out = tmp_path / 'r.json'
+    main(['--dataset', 'sbm:300,1500', '--model', 'sgc', '--algorithms', 'retrain',
+          '--request', 'edge', '--count', '10', '--strategy', 'adversarial', '--epochs', '5',
+          '--out', str(out), '--quiet'])
+    (rec, ) = json.loads(out.read_text())
+    clean_edges = load_dataset('sbm:300,1500').edge_index.size(1)
+    # Clean model on the clean graph, ORIGINAL on the attacked graph (both directions of the
+    # 10 added edges), Retrain on the attacked graph minus exactly those edges.
+    assert seen[:2] == [clean_edges, clean_edges + 2 * 10], seen
+    assert seen[-1] == clean_edges
+    assert rec['strategy'] == 'adversarial' and rec['num_removed'] == 10
+    assert 'attacked graph' in rec['adversarial_note'] and 'utility_clean' in rec
+    assert rec['edge_mia_auc_before'] is not None and rec['edge_mia_auc'] is not None
+
+
+def test_cli_adversarial_interactions(tmp_path, monkeypatch):
+    from torch_geometric_unlearn.task.recommendation import RecommendationTask
+    seen = _spy_train(monkeypatch, RecommendationTask)
+    out = tmp_path / 'r.json'
+    main(['--dataset', 'bipartite:60,40,800', '--model', 'lightgcn', '--algorithms',
+          'retrain', '--request', 'interaction', '--count', '20', '--strategy', 'adversarial',
+          '--epochs', '5', '--out', str(out), '--quiet'])
+    (rec, ) = json.loads(out.read_text())
+    assert seen[1] == seen[0] + 20 and seen[-1] == seen[0], seen
+    assert rec['num_removed'] == 20 and rec['mi_bf'] is not None and rec['mi_ng'] is not None
+    with pytest.raises(SystemExit, match='adversarial'):
+        main(['--dataset', 'bipartite:60,40,800', '--model', 'lightgcn', '--request', 'node',
+              '--strategy', 'adversarial', '--epochs', '1'])
+
+
+def test_cli_no_shadow_mia_and_small_sbm_non_members(tmp_path):
+    # sbm:600 has no test nodes under the Planetoid-style split (140 train + 460 val): the node
+    # attacks fall back to the never-trained labelled nodes and say so.
+    out = tmp_path / 'r.json'
+    main(['--dataset', 'sbm:600,3000', '--model', 'sgc', '--algorithms', 'retrain',
+          '--request', 'node', '--count', '10', '--epochs', '5', '--no-shadow-mia',
+          '--out', str(out), '--quiet'])
+    (rec, ) = json.loads(out.read_text())
+    assert 'no test nodes' in rec['mia_non_members_note']
+    assert 0 <= rec['mia_auc'] <= 1 and rec['mia_auc'] == rec['mia_confidence_auc']
+    assert rec['mia_auc_before'] == rec['mia_confidence_auc_before']
+    assert rec['mia_shadow_auc'] is None and '--no-shadow-mia' in rec['mia_shadow_note']
+    assert 'threshold(confidence)' in rec['mia_attack']
+
+
+def test_cli_unknown_strategy():
+    with pytest.raises(SystemExit, match='unknown strategy'):
+        main(['--strategy', 'nope', '--epochs', '1'])

@@ -1,12 +1,59 @@
-"""Small shared utilities: timing and peak-memory measurement."""
+"""Small shared utilities: timing, peak-memory measurement and progress bars."""
 from __future__ import annotations
 
 import os
 import threading
 import time
-from typing import Optional
+from typing import Iterable, Optional, TypeVar
 
 import torch
+
+T = TypeVar('T')
+
+#: Progress bars on long loops (training epochs, shard retraining): off unless the environment
+#: variable ``TGU_PROGRESS`` is ``1``/``true``/``yes`` or :func:`set_progress` turned them on.
+_PROGRESS: Optional[bool] = None
+
+
+def set_progress(enabled: Optional[bool]) -> None:
+    r"""Turns :mod:`tqdm` progress bars on the package's long loops on or off for this process
+    (:obj:`None` goes back to the ``TGU_PROGRESS`` environment variable). ``TGU_PROGRESS=0``
+    silences every bar, also bars asked for explicitly with :obj:`progress(..., enabled=True)`.
+    """
+    global _PROGRESS
+    _PROGRESS = enabled
+
+
+def progress_enabled(enabled: Optional[bool] = None) -> bool:
+    r"""Whether a progress bar is shown: ``TGU_PROGRESS=0`` always wins; otherwise
+    :obj:`enabled` if given, else :func:`set_progress`'s setting, else ``TGU_PROGRESS``."""
+    env = os.environ.get('TGU_PROGRESS', '').strip().lower()
+    if env in ('0', 'false', 'no', 'off'):
+        return False
+    if enabled is not None:
+        return bool(enabled)
+    if _PROGRESS is not None:
+        return _PROGRESS
+    return env in ('1', 'true', 'yes', 'on')
+
+
+def progress(iterable: Iterable[T], desc: Optional[str] = None, total: Optional[int] = None,
+             enabled: Optional[bool] = None) -> Iterable[T]:
+    r"""Wraps :obj:`iterable` in a :class:`tqdm.tqdm` bar (on stderr, removed when done) when
+    :func:`progress_enabled` says so; otherwise returns :obj:`iterable` itself (no overhead).
+
+    Args:
+        iterable (Iterable): The loop to report on.
+        desc (str, optional): Label of the bar. (default: :obj:`None`)
+        total (int, optional): Number of iterations (default: :obj:`len(iterable)` when known).
+        enabled (bool, optional): Force on or off (``TGU_PROGRESS=0`` still silences it).
+            (default: :obj:`None`, the process-wide setting)
+    """
+    if not progress_enabled(enabled):
+        return iterable
+    from tqdm.auto import tqdm
+    return tqdm(iterable, desc=desc, total=total, leave=False, dynamic_ncols=True)
+
 
 _PAGE = os.sysconf('SC_PAGE_SIZE') if hasattr(os, 'sysconf') else 4096
 

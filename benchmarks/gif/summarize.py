@@ -3,16 +3,17 @@
 Usage: python benchmarks/gif/summarize.py benchmarks/gif/results/*.json
 """
 import json
+import os
 import statistics
 import sys
 from collections import defaultdict
 
 
 def main(paths):
-    print('| request | removed | algorithm | macro-F1 after | macro-F1 Retrain | '
+    print('| setting | removed | algorithm | macro-F1 after | macro-F1 Retrain | '
           '|diff| (pt) | unlearn s (median) | Retrain s (median) | speed-up (median) | '
-          'MIA AUC after (before) |')
-    print('|---|---|---|---|---|---|---|---|---|---|')
+          'fit s (median) | MIA AUC after (Retrain; before) |')
+    print('|---|---|---|---|---|---|---|---|---|---|---|')
     for path in paths:
         groups = defaultdict(list)
         for r in json.load(open(path)):
@@ -26,14 +27,18 @@ def main(paths):
             tr = statistics.median(r['retrain_seconds'] for r in rs)
             sp = statistics.median(r['speedup_vs_retrain'] for r in rs)
             mia = [r.get('mia_auc') for r in rs]
+            fit = statistics.median(r.get('fit_seconds', 0.0) for r in rs)
             if all(m is not None for m in mia):
                 mb = statistics.mean(r['mia_auc_before'] for r in rs)
-                mia_s = f'{statistics.mean(mia):.3f} ({mb:.3f})'
+                mr = statistics.mean(x['mia_auc'] for x in groups['retrain']) \
+                    if 'retrain' in groups else float('nan')
+                mia_s = f'{statistics.mean(mia):.3f} ({mr:.3f}; {mb:.3f})'
             else:
                 mia_s = 'n/a (' + str(rs[0].get('mia_note', ''))[:40] + ')'
-            print(f"| {rs[0]['request_type']} | {rs[0]['num_removed']} ({len(rs)} seeds) "
+            setting = os.path.basename(path).rsplit('.json', 1)[0]
+            print(f"| {setting} | {rs[0]['num_removed']} ({len(rs)} seeds) "
                   f"| {algo} | {100 * f1:.2f} | {100 * f1r:.2f} | {100 * diff:.2f} | {t:.3f} "
-                  f'| {tr:.2f} | {sp:.1f}x | {mia_s} |')
+                  f'| {tr:.2f} | {sp:.1f}x | {fit:.2f} | {mia_s} |')
 
 
 if __name__ == '__main__':

@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# GraphEraser vs Retrain on Cora (public split), 0.5% of nodes, GCN/GAT/SAGE, seed 0;
-# then partition quality/time on a synthetic 169k-node / 1.2M-edge planted-community graph.
-set -euo pipefail
+# GraphEraser on Cora is run together with CGE and Retrain (same split and request):
+#   bash benchmarks/cge/run.sh   (algorithms retrain,cge,cge-warm,grapheraser; 14 nodes; seeds 0,1,2)
+# This script: partition quality/time on a synthetic 169,343-node / ~1.2M-edge planted-community
+# graph, one process per partitioner with a time limit, for 40 and for 400 planted communities.
+# Writes results/partition_<method>.json (40) and results/partition400_<method>.json (400).
+set -uo pipefail
 cd "$(dirname "$0")/../.."
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} PYTHONPATH=.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 OUT=${OUT:-benchmarks/graph_eraser/results}
+LIMIT=${LIMIT:-900}
 mkdir -p "$OUT"
-for model in gcn gat sage; do
-  .venv/bin/python -m torch_geometric_unlearn.benchmark --dataset cora --model "$model" \
-    --algorithms retrain,grapheraser --request node --ratio 0.005 --seeds 0 \
-    --out "$OUT/cora_${model}.json"
+for C in 40 400; do
+  TAG=partition; [ "$C" = 400 ] && TAG=partition400
+  for M in random blpa bekm community; do
+    R=3; [ "$M" = community ] && R=1
+    echo "== $C communities, $M, load: $(cut -d' ' -f1-3 /proc/loadavg)"
+    timeout "$LIMIT" .venv/bin/python benchmarks/graph_eraser/partition_bench.py \
+      --communities "$C" --methods "$M" --repeats "$R" --out "$OUT/${TAG}_$M.json" \
+      || echo "$M: failed or timed out after ${LIMIT}s"
+  done
 done
-.venv/bin/python benchmarks/graph_eraser/partition_bench.py --out "$OUT/partition.json"

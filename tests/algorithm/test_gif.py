@@ -224,10 +224,14 @@ def test_bad_input_and_divergence_leave_state_unchanged(cora, gif_gcn):
     state = copy.deepcopy(unlearner.model.state_dict())
     with pytest.raises(ValueError):
         unlearner.unlearn(UnlearningRequest.nodes([cora.num_nodes + 5]))
+    with pytest.raises(ValueError, match='scale'):
+        GIF(scale='large')
+    with pytest.raises(ValueError, match='lanczos_steps'):
+        GIF(lanczos_steps=0)
     # A scale far below the Hessian's spectrum makes LiSSA diverge: clear error, no change.
     unlearner = Unlearner(copy.deepcopy(model), GIF(iterations=20, scale=1e-6), task=task)
     unlearner.fit(cora)
-    with pytest.raises(RuntimeError, match='not finite'):
+    with pytest.raises(RuntimeError, match="diverged.*scale='auto'"):
         unlearner.unlearn(UnlearningRequest.nodes([0, 1]))
     for k, p in unlearner.model.state_dict().items():
         assert torch.equal(p, state[k])
@@ -248,3 +252,69 @@ def test_local_loss_equals_full_graph_loss(cora, gif_gcn):
         algo.connect(task)
         losses.append(algo._loss(model, cora, mask, hops=2))
     assert torch.allclose(losses[0], losses[1], rtol=1e-5)
+
+
+@pytest.fixture(scope='module')
+def full_split_gcn():
+    """Cora with Planetoid's 'full' split (1,208 training nodes): the summed-loss Hessian's
+    top eigenvalue is ~1,500, three times what the authors' fixed scale=500 can handle."""
+    from torch_geometric_unlearn.datasets import load_planetoid
+    from torch_geometric_unlearn.task import reinitialize
+    data = load_planetoid('Cora', split='full')
+    task = NodeClassificationTask(epochs=40, seed=0)
+    model = reinitialize(build_node_model('gcn', data.num_features, 7, hidden_channels=32),
+                        seed=0)
+    task.train(model, data)
+    return data, model, task
+
+
+def test_large_training_split_does_not_diverge(full_split_gcn):
+    """Regression: GIF's defaults used to return garbage (accuracy 0.13) on the full split."""
+    data, model, task = full_split_gcn
+    before = task.evaluate(model, data)['accuracy']
+    g = torch.Generator().manual_seed(0)
+    train = data.train_mask.nonzero().view(-1)
+    request = UnlearningRequest.nodes(train[torch.randperm(train.numel(), generator=g)[:60]])
+    for algo in (GIF(), GIF(solver='cg', iterations=15, damp=0.01)):
+        unlearner, res = _unlearn(model, task, data, algo, request)
+        assert res.extras['lambda_max_estimate'] > 1000  # the regime that broke scale=500
+        assert res.extras['scale'] > 0.5 * res.extras['lambda_max_estimate']
+        assert not res.extras['scale_retried']
+        after = task.evaluate(res.model, res.data)['accuracy']
+        assert abs(after - before) < 0.03, (algo, before, after)
+        # A real but small step (not the exploded one of the old code).
+        assert 0 < res.extras['update_norm'] < 0.5 * sum(
+            float(p.detach().norm()) ** 2 for p in model.parameters()) ** 0.5
+    # The authors' fixed scale is now refused with a clear error instead of garbage.
+    unlearner = Unlearner(copy.deepcopy(model), GIF(scale=500.0), task=task)
+    unlearner.fit(data)
+    with pytest.raises(RuntimeError, match='diverged'):
+        unlearner.unlearn(request)
+    assert len(unlearner.history) == 0
+
+
+def test_auto_scale_recovers_from_a_stale_spectrum(full_split_gcn):
+    data, model, task = full_split_gcn
+    algo = GIF(iterations=30)
+    unlearner = Unlearner(copy.deepcopy(model), algo, task=task)
+    unlearner.fit(data)
+    lo, hi = algo._spectrum
+    assert lo < 0 < hi  # a trained GCN's Hessian is indefinite (mildly)
+    algo._spectrum = (lo, hi / 20)  # e.g. estimated on another model: far too small
+    with pytest.warns(RuntimeWarning, match='retrying'):
+        res = unlearner.unlearn(UnlearningRequest.nodes(data.train_mask.nonzero()[:5, 0]))
+    assert res.extras['scale_retried'] and res.extras['scale'] > hi
+    assert all(bool(torch.isfinite(p).all()) for p in res.model.parameters())
+
+
+def test_feature_cache_holds_only_retained_entries(cora, gif_gcn):
+    model, task = gif_gcn
+    algo = GIF(iterations=1)
+    unlearner, res = _unlearn(model, task, cora, algo,
+                              UnlearningRequest.features([5, 6], feature_index=None))
+    x_ref, _, csr = algo._x_cache
+    assert x_ref is res.data.x  # the retained graph's features, not the original's
+    # No stored entry (not even an explicit zero) for the removed features.
+    assert csr.values().numel() == int(torch.count_nonzero(res.data.x))
+    assert torch.equal(csr.to_dense(), res.data.x)
+    assert int(csr.crow_indices()[7] - csr.crow_indices()[5]) == 0

@@ -159,6 +159,28 @@ def test_ensemble_aggregations():
     assert torch.allclose(only_last, torch.tensor([0.1, 0.9]), atol=1e-5)
 
 
+def test_process_executor_equals_sequential(cora, setup, fitted_once):
+    # Same jobs (same seeds) in spawned worker processes give bit-identical shard models.
+    from torch_geometric_unlearn.algorithm.executor import ProcessExecutor
+    _, model = setup
+    task = NodeClassificationTask(epochs=5, seed=0)  # short: worker start-up dominates
+    ge = fitted_once.algorithm
+    jobs = [ShardJob(j, task.fresh_model(model, 10 + j), ge.shard_data[j], task, 10 + j)
+            for j in (0, 1)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the workers' setting: identical float reductions
+    try:
+        seq = SequentialExecutor().map(train_shard, copy.deepcopy(jobs))
+    finally:
+        torch.set_num_threads(threads)
+    par = ProcessExecutor(max_workers=1, threads_per_worker=1).map(train_shard, jobs)
+    assert len(par) == len(seq) == 2
+    for (s_state, s_info), (p_state, p_info) in zip(seq, par):
+        assert _states_equal(s_state, p_state)
+        assert s_info['best_epoch'] == p_info['best_epoch']
+    assert not _states_equal(seq[0][0], seq[1][0])  # different shards, different models
+
+
 def test_resolve_executor():
     assert isinstance(resolve_executor(None), SequentialExecutor)
     with pytest.raises(TypeError, match='map'):

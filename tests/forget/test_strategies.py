@@ -3,11 +3,12 @@ import pytest
 import torch
 from torch_geometric.data import Data, HeteroData
 
-from tests.conftest import toy_bipartite, toy_graph
+from tests.conftest import toy_bipartite
 from torch_geometric_unlearn.forget import (
     STRATEGIES,
     adversarial_edges,
     adversarial_interactions,
+    adversarial_request,
     greedy_coverage,
     select_request,
     training_nodes,
@@ -132,3 +133,33 @@ def test_interaction_strategies():
     assert attacked[et].edge_index.size(1) == 6 + 3
     assert attacked['item', 'rev_rates', 'user'].edge_index.size(1) == 6 + 3
     assert isinstance(attacked, HeteroData)
+
+
+class _EmbTask:
+    name = 'recommendation'
+
+    def embeddings(self, model, data):
+        return model
+
+
+def test_adversarial_request_dispatch_and_errors():
+    data = _graph()
+    lin = _Lin()
+    attacked, req = adversarial_request(data, 'edge', lin, _FakeTask(), count=6, seed=4)
+    a2, r2 = adversarial_edges(data, lin, _FakeTask(), count=6, seed=4)
+    assert torch.equal(req.edge_index, r2.edge_index)
+    assert torch.equal(attacked.edge_index, a2.edge_index)
+    # ratio counts clean undirected edges
+    _, by_ratio = adversarial_request(data, 'edge', _Lin(), _FakeTask(), ratio=0.05, seed=0)
+    n_und = int((data.edge_index[0] < data.edge_index[1]).sum())
+    assert by_ratio.num_removed == round(0.05 * n_und)
+    bip = toy_bipartite()
+    emb = torch.tensor([[1.0], [1.0], [1.0], [1.0], [1.0], [2.0], [-5.0], [0.0], [3.0]])
+    att, ireq = adversarial_request(bip, 'interaction', emb, _EmbTask(), count=2, seed=0)
+    assert ireq.num_removed == 2 and att['user', 'rates', 'item'].edge_index.size(1) == 8
+    with pytest.raises(ValueError, match="kind 'edge' or 'interaction'"):
+        adversarial_request(data, 'node', _Lin(), _FakeTask(), count=2)
+    with pytest.raises(ValueError, match='clean graph'):
+        adversarial_request(data, 'edge', None, None, count=2)
+    with pytest.raises(ValueError, match='attacked graph'):
+        select_request(data, 'edge', 'adversarial', count=2)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from torch_geometric_unlearn.influence import inverse_hvp_cg, inverse_hvp_lissa
+from torch_geometric_unlearn.influence import (LiSSADivergenceError, hessian_eigenvalue_bounds,
+                                              inverse_hvp_cg, inverse_hvp_lissa)
 
 
 def _problem(n=12, indefinite=False):
@@ -89,3 +90,42 @@ def test_solver_bad_input():
         inverse_hvp_cg(hvp_fn, to_tuple(v), damping=-1.0)
     with pytest.raises(ValueError, match='max_iter'):
         inverse_hvp_cg(hvp_fn, to_tuple(v), max_iter=-1)
+
+
+def test_lanczos_eigenvalue_bounds():
+    for indefinite in (False, True):
+        H, v, to_tuple, hvp_fn = _problem(indefinite=indefinite)
+        eig = torch.linalg.eigvalsh(H)
+        like = to_tuple(v)
+        # n steps span the whole space: exact extremes; few steps: inner estimates, and the
+        # top one is already close (what scale='auto' relies on).
+        lo, hi = hessian_eigenvalue_bounds(hvp_fn, like, steps=12)
+        assert abs(lo - float(eig[0])) < 1e-6 and abs(hi - float(eig[-1])) < 1e-6
+        lo, hi = hessian_eigenvalue_bounds(hvp_fn, like, steps=6)
+        assert float(eig[0]) - 1e-9 <= lo and hi <= float(eig[-1]) + 1e-9
+        assert hi > 0.9 * float(eig[-1])
+        again = hessian_eigenvalue_bounds(hvp_fn, like, steps=6)
+        assert again == (lo, hi)  # deterministic start vector
+    with pytest.raises(ValueError, match='steps'):
+        hessian_eigenvalue_bounds(hvp_fn, like, steps=0)
+
+
+def test_lissa_divergence_guard_raises_instead_of_returning_garbage():
+    H, v, to_tuple, hvp_fn = _problem()
+    lam_max = float(torch.linalg.eigvalsh(H).max())
+    # scale below lambda_max / 2: |1 - lambda/scale| > 1, the recursion blows up.
+    with pytest.raises(LiSSADivergenceError, match='diverged') as err:
+        inverse_hvp_lissa(hvp_fn, to_tuple(v), scale=0.3 * lam_max, iterations=100)
+    assert err.value.growth > 10 and err.value.iteration < 100
+    # The growth rate identifies the offending eigenvalue.
+    assert abs(err.value.lambda_estimate - lam_max) < 0.05 * lam_max
+    # A convergent scale never trips the guard and reports bounded growth.
+    _, info = inverse_hvp_lissa(hvp_fn, to_tuple(v), scale=0.6 * lam_max, iterations=100,
+                                return_info=True)
+    assert info['growth'] <= 1.0 + 1e-9
+    # The guard can be disabled, but non-finite iterates always raise.
+    with pytest.raises(LiSSADivergenceError, match='non-finite'):
+        inverse_hvp_lissa(hvp_fn, to_tuple(v), scale=1e-3 * lam_max, iterations=400,
+                          max_growth=None)
+    with pytest.raises(ValueError, match='max_growth'):
+        inverse_hvp_lissa(hvp_fn, to_tuple(v), max_growth=0.5)

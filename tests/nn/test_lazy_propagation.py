@@ -94,3 +94,25 @@ def test_rollback_and_bad_input_leave_state_unchanged():
     with pytest.raises(ValueError, match='outside'):
         lp.remove_nodes(torch.tensor([10_000]))
     assert torch.equal(lp.embedding, before[0])
+
+
+def test_propagate_matches_exact_and_embedding_for_dispatches():
+    from torch_geometric_unlearn.nn.lazy_propagation import propagate
+    x, ei = _synthetic()
+    lp = LazyPropagation(x, ei, num_steps=2, r_max=1e-12)
+    assert torch.allclose(propagate(x, ei, num_steps=2), lp.exact(), atol=1e-12)
+    und = ei[:, ei[0] < ei[1]]
+    lp.remove_nodes(torch.tensor([5, 17]))
+    lp.remove_edges(und[:, :7])
+    # The current graph: the maintained embedding itself is returned (no recomputation).
+    keep = lp.alive & (lp.col != lp._row_of(torch.arange(lp.keys.numel())))
+    cur = torch.stack([lp._row_of(torch.arange(lp.keys.numel()))[keep], lp.col[keep]])
+    assert lp.matches(lp.x, cur) and lp.embedding_for(lp.x, cur) is lp.embedding
+    # The original graph is no longer the state: it is propagated exactly, so removed nodes
+    # get their full-graph features back (what any GNN queried on that graph would see).
+    assert not lp.matches(x, ei)
+    z_orig = lp.embedding_for(x, ei)
+    assert torch.allclose(z_orig, propagate(x, ei, num_steps=2))
+    assert float(z_orig[5].abs().sum()) > 0.1 and float(lp.embedding[5].abs().sum()) < 1e-12
+    with pytest.raises(ValueError, match='both'):
+        lp.embedding_for(x, None)

@@ -11,6 +11,9 @@ from torch_geometric_unlearn.algorithm.scalegun import (
     ScaleGUNDeep,
 )
 from torch_geometric_unlearn.algorithm.sgu import SGU
+from torch_geometric_unlearn.algorithm.unlearnrec import UnlearnRec
+from torch_geometric_unlearn.algorithm.rec_baselines import EmbeddingGIF, RecEraser, ShardedRecommender
 
 __all__ = ['UnlearningAlgorithm', 'Retrain', 'GIF', 'IF', 'GraphEraser', 'ShardEnsemble', 'CGE',
-           'CGEModel', 'ScaleGUN', 'ScaleGUNDeep', 'Certificate', 'PropagatedLinear', 'SGU']
+           'CGEModel', 'ScaleGUN', 'ScaleGUNDeep', 'Certificate', 'PropagatedLinear', 'SGU',
+           'UnlearnRec', 'EmbeddingGIF', 'RecEraser', 'ShardedRecommender']

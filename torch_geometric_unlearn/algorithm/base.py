@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 import torch
 from torch_geometric.data import Data, HeteroData
@@ -11,6 +11,9 @@ from torch_geometric.data import Data, HeteroData
 from torch_geometric_unlearn.request import UnlearningRequest
 from torch_geometric_unlearn.result import UnlearningResult
 from torch_geometric_unlearn.task.base import Task
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch_geometric_unlearn.audit import AuditCheck, RemovedSet
 
 GraphData = Union[Data, HeteroData]
 
@@ -100,6 +103,60 @@ class UnlearningAlgorithm(ABC):
     def restore_snapshot(self, snapshot: Dict[str, Any]) -> None:
         self.__dict__.clear()
         self.__dict__.update(snapshot)
+
+    def fitted_model(self) -> Optional[torch.nn.Module]:
+        r"""The model this algorithm serves after :meth:`fit` when it trains its own (e.g. a
+        shard ensemble, a model on a mapped graph, a certified linear model), else
+        :obj:`None` (the given model is served). The
+        :class:`~torch_geometric_unlearn.Unlearner` adopts it, so that
+        :meth:`Unlearner.evaluate` scores what the algorithm serves before the first request.
+        Default: the :obj:`model` attribute when it is a :class:`torch.nn.Module`."""
+        model = self.__dict__.get('model')
+        return model if isinstance(model, torch.nn.Module) else None
+
+    # Persistence ################################################################
+
+    def _state_items(self) -> Dict[str, Any]:
+        r"""The attributes written by :meth:`state_dict` (default: every attribute but the
+        connected task). Override to leave out what can be recomputed."""
+        return {k: v for k, v in self.__dict__.items() if k != 'task'}
+
+    def _load_state_items(self, items: Dict[str, Any]) -> None:
+        r"""Restores what :meth:`_state_items` returned (values the checkpoint could not hold,
+        e.g. a user's callable, keep what this instance was constructed with)."""
+        from torch_geometric_unlearn.serialization import Skipped
+        for key, value in items.items():
+            if not isinstance(value, Skipped):
+                self.__dict__[key] = value
+
+    def state_dict(self) -> Dict[str, Any]:
+        r"""The algorithm's full internal state (shards, communities, propagation state,
+        certificate, ...) as a tree that :func:`torch.save` writes and
+        :obj:`torch.load(weights_only=True)` reads back (see
+        :mod:`torch_geometric_unlearn.serialization`). Tensors are copied."""
+        from torch_geometric_unlearn.serialization import encode
+        return {'algorithm': type(self).__qualname__, 'state': encode(self._state_items())}
+
+    def load_state_dict(self, state: Dict[str, Any],
+                        template: Optional[torch.nn.Module] = None) -> None:
+        r"""Restores :meth:`state_dict`; :obj:`template` is a model of the user's architecture
+        (needed when the state holds such models, e.g. GraphEraser's shard models)."""
+        from torch_geometric_unlearn.serialization import decode
+        if state.get('algorithm') != type(self).__qualname__:
+            raise ValueError(f"state of {state.get('algorithm')!r} cannot be loaded into "
+                             f'{type(self).__qualname__}')
+        self._load_state_items(decode(state['state'], template))
+
+    # Audit ######################################################################
+
+    def audit_state(self, removed: 'RemovedSet') -> List['AuditCheck']:
+        r"""Checks that no internal state holds removed data; returns what was checked (see
+        :func:`~torch_geometric_unlearn.audit.audit`). The default walks the attributes and
+        checks every graph (:class:`~torch_geometric.data.Data` with global node ids or
+        all nodes), propagation state and object with a registered auditor
+        (:func:`~torch_geometric_unlearn.audit.register_auditor`); override to add checks."""
+        from torch_geometric_unlearn.audit import audit_object_state
+        return audit_object_state(self, removed)
 
     def make_result(self, model: torch.nn.Module, data: GraphData,
                     request: UnlearningRequest, **kwargs: Any) -> UnlearningResult:

@@ -326,11 +326,17 @@ class CGE(UnlearningAlgorithm):
         sigma (float, optional): Threshold :math:`\sigma` of Eq. 12. (default: :obj:`0.0`)
         predict (str, optional): Prediction rule of :class:`CGEModel`. (default: :obj:`"fuse"`)
         epochs (int, optional): Maximum epochs of the mapped model. (default: :obj:`200`)
-        lr (float, optional): Adam learning rate. (default: :obj:`0.01`)
+        lr (float, optional): Adam learning rate; the mapped graph is small (Cora: ~570
+            nodes, at most 140 labelled), so a larger rate than for the original graph
+            converges in a few epochs. (default: :obj:`0.02`)
         weight_decay (float, optional): Adam weight decay. (default: :obj:`5e-4`)
-        patience (int, optional): Early stopping on the accuracy of the original validation
-            nodes (predicted through their communities); :obj:`None` trains all epochs and
-            keeps the last weights. (default: :obj:`20`)
+        patience (int, optional): Early stopping on the original validation nodes
+            (predicted with the :obj:`predict` rule; best accuracy, ties broken by loss, as in
+            the node task's model selection): stop after this many epochs without
+            improvement and keep the best weights; :obj:`None` trains all epochs without
+            validation and keeps the last weights. On Cora the mapped model's validation
+            accuracy peaks within ~10 epochs, so an exact unlearning retrain takes 8-18
+            epochs. (default: :obj:`5`)
         warm_start (bool, optional): Fine-tune the current mapped model instead of retraining
             from scratch (approximate). (default: :obj:`False`)
         finetune_epochs (int, optional): Epochs of the warm start. (default: :obj:`20`)
@@ -345,7 +351,7 @@ class CGE(UnlearningAlgorithm):
                  resolution: float = 1.0, backend: str = 'auto', feature: str = 'mean',
                  pca_ratio: float = 0.95, lam: float = 1.0, eta: float = 1.0,
                  sigma: float = 0.0, predict: str = 'fuse', epochs: int = 200,
-                 lr: float = 0.01, weight_decay: float = 5e-4, patience: Optional[int] = 20,
+                 lr: float = 0.02, weight_decay: float = 5e-4, patience: Optional[int] = 5,
                  warm_start: bool = False, finetune_epochs: int = 20,
                  seed: Optional[int] = None) -> None:
         super().__init__()
@@ -433,6 +439,7 @@ class CGE(UnlearningAlgorithm):
                 mapped_val = c.clamp(min=0)
         opt = torch.optim.Adam(gnn.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         best, best_state, best_epoch, bad, epoch = -1.0, None, -1, 0, -1
+        best_key: Optional[Tuple[float, float]] = None
         devices = [p.device for p in gnn.parameters() if p.device.type == 'cuda']
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(self._seed())  # dropout, without touching the caller's RNG
@@ -450,9 +457,12 @@ class CGE(UnlearningAlgorithm):
                         out = model.mapped_logits()[mapped_val]
                     else:
                         out = model._gnn(*leaf)[mapped.num_nodes:]
+                    ok = val_y >= 0
                     acc = float((out.argmax(-1) == val_y).float().mean())
-                if acc > best:
-                    best, best_epoch, bad = acc, epoch, 0
+                    loss = float(F.cross_entropy(out[ok], val_y[ok])) if bool(ok.any()) else 0.
+                # Model selection as in the node task: validation accuracy, then loss.
+                if best_key is None or (acc, -loss) > best_key:
+                    best_key, best, best_epoch, bad = (acc, -loss), acc, epoch, 0
                     best_state = {n: t.detach().clone() for n, t in gnn.state_dict().items()}
                 else:
                     bad += 1

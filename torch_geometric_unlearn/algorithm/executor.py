@@ -15,6 +15,8 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tupl
 
 import torch
 
+from torch_geometric_unlearn.utils import progress
+
 
 @dataclass
 class ShardJob:
@@ -50,7 +52,7 @@ class SequentialExecutor:
 
     def map(self, train_fn: Callable[[ShardJob], Any], shard_jobs: Sequence[ShardJob]
             ) -> List[Any]:
-        return [train_fn(job) for job in shard_jobs]
+        return [train_fn(job) for job in progress(shard_jobs, desc='shards')]
 
     def __repr__(self) -> str:
         return 'SequentialExecutor()'
@@ -85,7 +87,8 @@ class ProcessExecutor:
         with cf.ProcessPoolExecutor(max_workers=self.max_workers, mp_context=ctx,
                                     initializer=_init_worker,
                                     initargs=(self.threads_per_worker, )) as pool:
-            return list(pool.map(train_fn, shard_jobs))
+            return list(progress(pool.map(train_fn, shard_jobs), desc='shards',
+                                 total=len(shard_jobs)))
 
     def __repr__(self) -> str:
         return f'ProcessExecutor(max_workers={self.max_workers})'

@@ -3,8 +3,9 @@ Strategy via Influence Function", WWW'23), and the plain influence-function base
 from __future__ import annotations
 
 import copy
+import math
 import warnings
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -12,7 +13,12 @@ from torch_geometric.utils import k_hop_subgraph
 
 from torch_geometric_unlearn.algorithm.base import GraphData, UnlearningAlgorithm
 from torch_geometric_unlearn.influence.hvp import make_hvp_fn
-from torch_geometric_unlearn.influence.solvers import inverse_hvp_cg, inverse_hvp_lissa
+from torch_geometric_unlearn.influence.solvers import (LiSSADivergenceError,
+                                                       hessian_eigenvalue_bounds, inverse_hvp_cg,
+                                                       inverse_hvp_lissa)
+from torch_geometric_unlearn.influence.sparse import csr_rows as _csr_rows
+from torch_geometric_unlearn.influence.sparse import to_sparse_csr as _to_csr
+from torch_geometric_unlearn.influence.sparse import with_features as _with_x
 from torch_geometric_unlearn.request import UnlearningRequest
 from torch_geometric_unlearn.result import UnlearningResult
 
@@ -20,6 +26,10 @@ from torch_geometric_unlearn.result import UnlearningResult
 InfluencedNodesFn = Callable[[GraphData, UnlearningRequest, torch.nn.Module, Any], Tensor]
 
 SOLVERS = ('lissa', 'cg')
+
+#: ``scale='auto'`` sets LiSSA's scale to this multiple of the top Hessian eigenvalue (on
+#: Cora's public split, lambda_max ~ 147 for a GCN, so this is close to the authors' 500).
+AUTO_SCALE_FACTOR = 3.0
 
 
 class GIF(UnlearningAlgorithm):
@@ -47,6 +57,25 @@ class GIF(UnlearningAlgorithm):
     :math:`\mathbf{H} + \text{damp}\cdot\text{scale}\,\mathbf{I}`, the same system the LiSSA
     recursion converges to).
 
+    **Scale.** The LiSSA recursion only converges when :obj:`scale` exceeds half the top
+    eigenvalue :math:`\lambda_{\max}` of :math:`\mathbf{H}`, and the summed loss's Hessian
+    grows with the number of training nodes (Cora GCN: :math:`\lambda_{\max} \approx 147` with
+    140 training nodes, :math:`\approx 1555` with 1,208, where the authors' :obj:`scale=500`
+    diverges). :obj:`scale="auto"` (default) therefore sets :math:`\text{scale} = 3\,
+    \hat\lambda_{\max}`, with :math:`\hat\lambda_{\max}` from 10 Lanczos Hessian-vector
+    products (:func:`~torch_geometric_unlearn.influence.hessian_eigenvalue_bounds`), computed
+    once in :meth:`fit` on the original model (request-independent; the spectrum moves little
+    per request) or on the first call. LiSSA's divergence guard catches a scale that is too
+    small: with :obj:`"auto"` the spectrum is re-estimated on the current model and the solve
+    retried once with a larger scale (with a warning); with a numeric scale a
+    :class:`RuntimeError` names the offending eigenvalue. The truncated series treats
+    eigenvalues below :math:`\text{scale}/(T+1)` as that value (GIF's implicit
+    regularisation), so CG with :obj:`damp` :math:`\approx 1/(T+1)` solves about the same
+    regularised system in far fewer products (about :math:`\sqrt{T}`), and the damping also
+    exceeds the mild negative curvature of trained GNNs (Cora GCN:
+    :math:`\lambda_{\min} \approx -0.01\,\lambda_{\max}`); CG stops at a direction of
+    non-positive curvature (reported, with a warning) rather than stepping along it.
+
     With :obj:`graph_term=False` this is the plain influence function (IF) baseline: the
     neighbourhood term is dropped, i.e. :math:`\mathcal{I}` contains only the request's own
     nodes (none for node requests, so :math:`\mathbf{v} = \nabla_\theta L(\mathcal{R}, G)`;
@@ -61,10 +90,14 @@ class GIF(UnlearningAlgorithm):
     Args:
         iterations (int, optional): LiSSA recursion steps, or the maximum number of CG
             iterations. (default: :obj:`100`, as the authors)
-        scale (float, optional): LiSSA scale. (default: :obj:`500.0`, as the authors)
+        scale (float or str, optional): LiSSA scale for the summed-loss Hessian, or
+            :obj:`"auto"` for :math:`3\,\hat\lambda_{\max}` (see above; the authors used a fixed
+            :obj:`500.0`, which diverges on larger training sets). (default: :obj:`"auto"`)
         damp (float, optional): LiSSA damping in :math:`[0, 1)`; CG solves
             :math:`(\mathbf{H} + \text{damp}\cdot\text{scale}\,\mathbf{I})\mathbf{x}=\mathbf{v}`.
             (default: :obj:`0.0`, as the authors)
+        lanczos_steps (int, optional): Hessian-vector products of the
+            :math:`\hat\lambda_{\max}` estimate behind :obj:`scale="auto"`. (default: :obj:`10`)
         solver (str, optional): :obj:`"lissa"` or :obj:`"cg"`. (default: :obj:`"lissa"`)
         graph_term (bool, optional): Include the influenced neighbourhood (GIF); :obj:`False`
             gives the plain influence function. (default: :obj:`True`)
@@ -89,18 +122,25 @@ class GIF(UnlearningAlgorithm):
     tasks = ('node_classification', )
     request_types = ('node', 'edge', 'feature')
 
-    def __init__(self, iterations: int = 100, scale: float = 500.0, damp: float = 0.0,
-                 solver: str = 'lissa', graph_term: bool = True,
+    def __init__(self, iterations: int = 100, scale: Union[float, str] = 'auto',
+                 damp: float = 0.0, solver: str = 'lissa', graph_term: bool = True,
                  influenced_nodes: Optional[InfluencedNodesFn] = None, cg_tol: float = 1e-6,
                  num_hops: Optional[int] = None, local: bool = True,
-                 sparse_features: Optional[bool] = None) -> None:
+                 sparse_features: Optional[bool] = None, lanczos_steps: int = 10) -> None:
         super().__init__()
         if solver not in SOLVERS:
             raise ValueError(f"unknown solver '{solver}' (expected one of {SOLVERS})")
         if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
             raise ValueError(f'iterations must be a non-negative int, got {iterations!r}')
-        if not scale > 0:
-            raise ValueError(f'scale must be positive, got {scale}')
+        if isinstance(scale, str):
+            if scale != 'auto':
+                raise ValueError(f"scale must be a positive number or 'auto', got {scale!r}")
+        elif isinstance(scale, bool) or not isinstance(scale, (int, float)) \
+                or not math.isfinite(scale) or not scale > 0:
+            raise ValueError(f"scale must be a positive number or 'auto', got {scale!r}")
+        if isinstance(lanczos_steps, bool) or not isinstance(lanczos_steps, int) \
+                or lanczos_steps < 1:
+            raise ValueError(f'lanczos_steps must be a positive int, got {lanczos_steps!r}')
         if not 0.0 <= damp < 1.0:
             raise ValueError(f'damp must be in [0, 1), got {damp}')
         if influenced_nodes is not None and not callable(influenced_nodes):
@@ -110,12 +150,20 @@ class GIF(UnlearningAlgorithm):
             raise ValueError(f'num_hops must be a non-negative int, got {num_hops!r}')
         if not cg_tol > 0:
             raise ValueError(f'cg_tol must be positive, got {cg_tol}')
-        self.iterations, self.scale, self.damp = iterations, float(scale), float(damp)
+        self.iterations, self.damp = iterations, float(damp)
+        self.scale = scale if isinstance(scale, str) else float(scale)
+        self.lanczos_steps = lanczos_steps
+        # Request-independent caches (set by fit() or on first use): the Hessian's extreme
+        # eigenvalue estimates, whether the model takes sparse CSR features, and the CSR of
+        # the current graph's features (replaced by the retained graph's after each request,
+        # so removed features never stay cached).
+        self._spectrum: Optional[Tuple[float, float]] = None
+        self._sparse_ok: Optional[Tuple[Tuple[type, Tuple[int, ...]], bool]] = None
+        self._x_cache: Optional[Tuple[Tensor, int, Tensor]] = None
         self.solver, self.graph_term = solver, bool(graph_term)
         self.influenced_nodes, self.cg_tol = influenced_nodes, float(cg_tol)
         self.num_hops, self.local = num_hops, bool(local)
         self.sparse_features = sparse_features
-        self._sparse = False  # resolved per call in forward()
 
     @property
     def name(self) -> str:
@@ -167,9 +215,11 @@ class GIF(UnlearningAlgorithm):
 
     # Losses ##################################################################
 
-    def _loss(self, model: torch.nn.Module, data: GraphData, mask: Tensor, hops: int) -> Tensor:
+    def _loss(self, model: torch.nn.Module, data: GraphData, mask: Tensor, hops: int,
+              x_csr: Optional[Tensor] = None) -> Tensor:
         r"""Summed task loss of the nodes in :obj:`mask`, on their :math:`(k+1)`-hop subgraph
-        when that is small (exact for :math:`k`-layer message passing)."""
+        when that is small (exact for :math:`k`-layer message passing); :obj:`x_csr` (the
+        sparse CSR form of :obj:`data.x`) replaces the dense features when given."""
         task = self.task
         if self.local and int(mask.sum()) > 0:
             seeds = mask.nonzero().view(-1)
@@ -177,49 +227,123 @@ class GIF(UnlearningAlgorithm):
                                              num_nodes=data.num_nodes)
             if subset.numel() < 0.6 * data.num_nodes:
                 sub = data.subgraph(subset)
-                return task.loss(model, self._view(sub), mask[subset], reduction='sum')
-        return task.loss(model, self._view(data), mask, reduction='sum')
-
-    def _view(self, data: GraphData) -> GraphData:
-        r"""A shallow copy of :obj:`data` whose :obj:`x` is sparse CSR when enabled."""
-        if not self._sparse:
-            return data
-        out = copy.copy(data)
-        with warnings.catch_warnings():  # "sparse CSR support is in beta"
-            warnings.simplefilter('ignore', UserWarning)
-            out.x = data.x.to_sparse_csr()
-        return out
+                if x_csr is not None:
+                    sub.x = _csr_rows(x_csr, subset)
+                return task.loss(model, sub, mask[subset], reduction='sum')
+        return task.loss(model, _with_x(data, x_csr), mask, reduction='sum')
 
     def _resolve_sparse(self, model: torch.nn.Module, data: GraphData) -> bool:
+        r"""Whether to feed sparse CSR features: decided once per model class and feature
+        shape (a trial forward pass must give the dense logits) and cached."""
         x = getattr(data, 'x', None)
         if self.sparse_features is False or not isinstance(x, Tensor) or x.dim() != 2 \
                 or x.layout != torch.strided or not x.is_floating_point():
             return False
-        if self.sparse_features is None and float((x != 0).float().mean()) >= 0.1:
+        key = (type(model), tuple(x.shape))
+        if self._sparse_ok is not None and self._sparse_ok[0] == key:
+            return self._sparse_ok[1]
+        if self.sparse_features is None and \
+                int(torch.count_nonzero(x)) >= 0.1 * x.numel():
+            self._sparse_ok = (key, False)
             return False
         try:
             with torch.no_grad():
                 dense = self.task.logits(model, data)
-                self._sparse = True
-                sparse = self.task.logits(model, self._view(data))
+                sparse = self.task.logits(model, _with_x(data, _to_csr(x)))
             ok = sparse.shape == dense.shape and torch.allclose(sparse, dense, rtol=1e-4,
                                                                   atol=1e-5)
         except (RuntimeError, NotImplementedError, TypeError, ValueError):
             ok = False
-        finally:
-            self._sparse = False
         if not ok and self.sparse_features:
             raise ValueError(f'{self.name}(sparse_features=True): the model does not accept '
                              'sparse CSR features (or gives different logits); use None/False')
+        self._sparse_ok = (key, ok)
         return ok
 
-    def _grad(self, model: torch.nn.Module, params: Tuple[Tensor, ...], data: GraphData,
-              mask: Tensor, hops: int) -> Tuple[Tensor, ...]:
-        if int(mask.sum()) == 0:
+    def _csr_of(self, x: Tensor) -> Tensor:
+        r"""The CSR form of :obj:`x`, reusing the cached conversion of the previous graph's
+        features when :obj:`x` is that tensor (unchanged) or a copy of it with entries zeroed
+        (what node and feature requests do): the values are re-read from :obj:`x` at the
+        cached pattern and the zeroed entries dropped (so no removed entry survives, not even
+        as a stored zero), without a dense scan-and-convert."""
+        cache = self._x_cache
+        if cache is not None and cache[0] is x and cache[1] == x._version:
+            return cache[2]
+        if cache is not None and cache[0].shape == x.shape and cache[0].device == x.device:
+            csr = cache[2]
+            rows = torch.repeat_interleave(
+                torch.arange(x.size(0), device=x.device), csr.crow_indices().diff())
+            cols = csr.col_indices()
+            values = x[rows, cols]
+            nz = values != 0
+            if int(nz.sum()) == int(torch.count_nonzero(x)):  # no entry outside the pattern
+                rows, cols, values = rows[nz], cols[nz], values[nz]
+                crow = torch.zeros(x.size(0) + 1, dtype=cols.dtype, device=x.device)
+                crow[1:] = torch.cumsum(torch.bincount(rows, minlength=x.size(0)), 0)
+                with warnings.catch_warnings():  # "sparse invariant checks are disabled"
+                    warnings.simplefilter('ignore', UserWarning)
+                    return torch.sparse_csr_tensor(crow, cols, values, x.shape)
+        return _to_csr(x)
+
+    def _grad_difference(self, model: torch.nn.Module, params: Tuple[Tensor, ...],
+                         data: GraphData, mask: Tensor, retained: GraphData,
+                         mask_r: Tensor, hops: int, x_csr: Optional[Tensor] = None,
+                         x_csr_r: Optional[Tensor] = None) -> Tuple[Tensor, ...]:
+        r""":math:`\nabla_\theta L(\text{mask}, G) - \nabla_\theta L(\text{mask}_r, G')` with
+        a single backward pass through both losses."""
+        loss = None
+        if int(mask.sum()) > 0:
+            loss = self._loss(model, data, mask, hops, x_csr)
+        if int(mask_r.sum()) > 0:
+            loss_r = self._loss(model, retained, mask_r, hops, x_csr_r)
+            loss = -loss_r if loss is None else loss - loss_r
+        if loss is None:
             return tuple(torch.zeros_like(p) for p in params)
-        loss = self._loss(model, data, mask, hops)
         grads = torch.autograd.grad(loss, params, allow_unused=True)
         return tuple(torch.zeros_like(p) if g is None else g for g, p in zip(grads, params))
+
+    # Spectrum ################################################################
+
+    def _hessian(self, model: torch.nn.Module, data: GraphData, hops: int,
+                 x_csr: Optional[Tensor]):
+        params = tuple(p for p in model.parameters() if p.requires_grad)
+        loss = self._loss(model, data, data.train_mask.to(data.edge_index.device), hops, x_csr)
+        return make_hvp_fn(loss, params), params
+
+    def _estimate_spectrum(self, hvp_fn, params, steps: int) -> Tuple[float, float]:
+        lo, hi = hessian_eigenvalue_bounds(hvp_fn, params, steps=steps)
+        if not hi > 0:
+            raise RuntimeError(f'{self.name}: the training-loss Hessian has no positive '
+                               f'eigenvalue (estimate {hi:.3g}); the model is not at a '
+                               'trained optimum, use a numeric scale or retrain it')
+        self._spectrum = (lo, hi)
+        return self._spectrum
+
+    def fit(self, model: torch.nn.Module, data: GraphData) -> None:
+        r"""Request-independent preparation on the original model and graph: decides the
+        sparse-feature path, caches the features' CSR form and, for :obj:`scale="auto"`,
+        estimates the Hessian's top eigenvalue (:obj:`lanczos_steps` Hessian-vector
+        products)."""
+        super().fit(model, data)
+        self._spectrum = None
+        self._x_cache = None
+        if self.task is None or not hasattr(self.task, 'loss'):
+            return
+        was_training = model.training
+        model.eval()
+        try:
+            x_csr = None
+            if self._resolve_sparse(model, data):
+                x_csr = self._csr_of(data.x)
+                self._x_cache = (data.x, data.x._version, x_csr)
+            if self.scale == 'auto' and any(p.requires_grad for p in model.parameters()):
+                hvp_fn, params = self._hessian(model, data, self._hops(model), x_csr)
+                try:
+                    self._estimate_spectrum(hvp_fn, params, self.lanczos_steps)
+                except RuntimeError:  # e.g. an untrained model: estimated again per request
+                    self._spectrum = None
+        finally:
+            model.train(was_training)
 
     # Unlearning ##############################################################
 
@@ -246,29 +370,63 @@ class GIF(UnlearningAlgorithm):
 
         was_training = model.training
         model.eval()  # deterministic losses (no dropout)
+        retried = False
         try:
-            self._sparse = self._resolve_sparse(model, data)
-            g1 = self._grad(model, params, data, mask_g, hops)
-            g2 = self._grad(model, params, retained, mask_gp, hops)
-            v = tuple(a - b for a, b in zip(g1, g2))
-            hvp_fn = make_hvp_fn(task.loss(model, self._view(data), train, reduction='sum'),
-                                 params)
+            sparse_used = self._resolve_sparse(model, data)
+            x_csr = x_csr_r = None
+            if sparse_used:
+                x_csr = self._csr_of(data.x)
+                self._x_cache = (data.x, data.x._version, x_csr)
+                x_csr_r = self._csr_of(retained.x)
+            v = self._grad_difference(model, params, data, mask_g, retained, mask_gp, hops,
+                                      x_csr, x_csr_r)
+            hvp_fn, _ = self._hessian(model, data, hops, x_csr)
+            if self.scale == 'auto' and self._spectrum is None:
+                self._estimate_spectrum(hvp_fn, params, self.lanczos_steps)
+            scale = AUTO_SCALE_FACTOR * self._spectrum[1] if self.scale == 'auto' \
+                else self.scale
             info: Dict[str, Any]
             if self.solver == 'lissa':
-                delta, info = inverse_hvp_lissa(hvp_fn, v, damp=self.damp, scale=self.scale,
-                                                iterations=self.iterations, return_info=True)
+                try:
+                    delta, info = inverse_hvp_lissa(hvp_fn, v, damp=self.damp, scale=scale,
+                                                    iterations=self.iterations,
+                                                    return_info=True)
+                except LiSSADivergenceError as e:
+                    if self.scale != 'auto':
+                        raise RuntimeError(
+                            f'{self.name}: {e}. The summed-loss Hessian grows with the number '
+                            f'of training nodes ({int(train.sum())} here): use '
+                            "scale='auto'") from e
+                    # Stale or underestimated spectrum: re-estimate on this model, retry once.
+                    _, hi = self._estimate_spectrum(hvp_fn, params, 2 * self.lanczos_steps)
+                    new_scale = max(AUTO_SCALE_FACTOR * hi, 2.0 * scale, e.lambda_estimate)
+                    warnings.warn(f'{self.name}: LiSSA diverged with scale={scale:.4g}; '
+                                  f'retrying with scale={new_scale:.4g}', RuntimeWarning)
+                    scale, retried = new_scale, True
+                    try:
+                        delta, info = inverse_hvp_lissa(hvp_fn, v, damp=self.damp,
+                                                        scale=scale,
+                                                        iterations=self.iterations,
+                                                        return_info=True)
+                    except LiSSADivergenceError as e2:
+                        raise RuntimeError(f'{self.name}: {e2} (after re-estimating the '
+                                           'spectrum); add damping') from e2
             else:
-                delta, info = inverse_hvp_cg(hvp_fn, v, damping=self.damp * self.scale,
+                delta, info = inverse_hvp_cg(hvp_fn, v, damping=self.damp * scale,
                                              max_iter=self.iterations, tol=self.cg_tol,
                                              return_info=True)
+                if info['negative_curvature']:
+                    warnings.warn(f'{self.name}: CG met non-positive curvature after '
+                                  f"{info['iterations']} products and stopped there (the "
+                                  'Hessian is indefinite); increase damp', RuntimeWarning)
             del hvp_fn
-            sparse_used = self._sparse
         finally:
-            self._sparse = False
             model.train(was_training)
         if not all(bool(torch.isfinite(d).all()) for d in delta):
             raise RuntimeError(f'{self.name}: the inverse-HVP estimate is not finite; lower '
                                'the step (larger scale, fewer iterations) or add damping')
+        if sparse_used:  # keep only the retained graph's features cached
+            self._x_cache = (retained.x, retained.x._version, x_csr_r)
 
         new_model = copy.deepcopy(model)
         new_params = [p for p in new_model.parameters() if p.requires_grad]
@@ -280,7 +438,10 @@ class GIF(UnlearningAlgorithm):
             'influenced_train_nodes': int((influenced & train).sum()),
             'removed_train_nodes': int((removed & train).sum()),
             'num_hops': hops, 'solver': self.solver, 'sparse_features': sparse_used,
-            'solver_iterations': info['iterations'],
+            'solver_iterations': info['iterations'], 'scale': float(scale),
+            'scale_retried': retried,
+            'lambda_max_estimate': None if self._spectrum is None else self._spectrum[1],
+            'lambda_min_estimate': None if self._spectrum is None else self._spectrum[0],
             'v_norm': float(sum((t * t).sum() for t in v)) ** 0.5,
             'update_norm': float(sum((d * d).sum() for d in delta)) ** 0.5,
         }
@@ -288,10 +449,23 @@ class GIF(UnlearningAlgorithm):
             extras['residual_norm'] = info['residual_norm']
             extras['relative_residual'] = info['relative_residual']
             extras['negative_curvature'] = info['negative_curvature']
+        else:
+            extras['lissa_growth'] = info['growth']
         return self.make_result(new_model, retained, request, extras=extras)
 
+    def state_snapshot(self) -> Dict[str, Any]:
+        r"""As the base class, but the feature cache (an immutable reference to the current
+        graph's features and their CSR form) is shared rather than deep-copied."""
+        cache, self._x_cache = self._x_cache, None
+        try:
+            snap = super().state_snapshot()
+        finally:
+            self._x_cache = cache
+        snap['_x_cache'] = cache
+        return snap
+
     def __repr__(self) -> str:
-        return (f'{self.name}(iterations={self.iterations}, scale={self.scale}, '
+        return (f'{self.name}(iterations={self.iterations}, scale={self.scale!r}, '
                 f'damp={self.damp}, solver={self.solver!r})')
 
 
@@ -300,10 +474,12 @@ class IF(GIF):
     :class:`GIF` with :obj:`graph_term=False`, i.e. only the request's own loss terms and no
     graph neighbourhood. Guarantee: **approximate**. Arguments as :class:`GIF`."""
 
-    def __init__(self, iterations: int = 100, scale: float = 500.0, damp: float = 0.0,
-                 solver: str = 'lissa', influenced_nodes: Optional[InfluencedNodesFn] = None,
-                 cg_tol: float = 1e-6, num_hops: Optional[int] = None,
-                 local: bool = True, sparse_features: Optional[bool] = None) -> None:
+    def __init__(self, iterations: int = 100, scale: Union[float, str] = 'auto',
+                 damp: float = 0.0, solver: str = 'lissa',
+                 influenced_nodes: Optional[InfluencedNodesFn] = None, cg_tol: float = 1e-6,
+                 num_hops: Optional[int] = None, local: bool = True,
+                 sparse_features: Optional[bool] = None, lanczos_steps: int = 10) -> None:
         super().__init__(iterations=iterations, scale=scale, damp=damp, solver=solver,
                          graph_term=False, influenced_nodes=influenced_nodes, cg_tol=cg_tol,
-                         num_hops=num_hops, local=local, sparse_features=sparse_features)
+                         num_hops=num_hops, local=local, sparse_features=sparse_features,
+                         lanczos_steps=lanczos_steps)

@@ -317,6 +317,10 @@ class GraphEraser(UnlearningAlgorithm):
                     return False
         return True
 
+    # Issue 10 (reliability): the Unlearner serves the shard ensemble from fit() on.
+    def fitted_model(self) -> Optional[torch.nn.Module]:
+        return self.ensemble
+
     def __repr__(self) -> str:
         return (f'{self.name}(num_shards={self.num_shards}, partition={self.partition!r}, '
                 f'aggregation={self.aggregation!r})')

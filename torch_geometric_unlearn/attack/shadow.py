@@ -11,6 +11,7 @@ the removed nodes look like nodes the model never saw.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Optional
 
 import numpy as np
@@ -108,11 +109,14 @@ class ShadowMIA:
             raise ImportError("ShadowMIA needs scikit-learn: pip install scikit-learn") from e
         if len(np.unique(labels)) < 2:
             raise ValueError('the attack classifier needs members and non-members')
+        from sklearn.exceptions import ConvergenceWarning
         if self.classifier == 'mlp':
             clf = MLPClassifier(hidden_layer_sizes=(64,), max_iter=500, random_state=self.seed)
         else:
             clf = LogisticRegression(max_iter=1000)
-        self.attack = clf.fit(features, labels)
+        with warnings.catch_warnings():  # an unconverged attack is still a valid attack
+            warnings.simplefilter('ignore', ConvergenceWarning)
+            self.attack = clf.fit(features, labels)
         s = torch.from_numpy(self.attack.predict_proba(features)[:, 1])
         lab = torch.from_numpy(labels).bool()
         self.shadow_train_auc = roc_auc(s[lab], s[~lab])

@@ -10,6 +10,14 @@ For each seed: one original model is trained, ONE request is drawn, and every al
 applied to a copy of the same model with the same request. Retrain always runs (it is the
 reference for :obj:`retrain_seconds` and :obj:`speedup_vs_retrain`); it is reported only when
 listed in :obj:`--algorithms`.
+
+With :obj:`--strategy adversarial` (edge requests on node-classification graphs, interaction
+requests on bipartite graphs) a *clean* model is trained first, edges/interactions to the
+least-probable counterparts under it are added to the graph, the original model is trained on
+that *attacked* graph, and exactly the added edges are unlearned (UnlearnRec section 4.1.4).
+
+Forgetting metrics (membership inference, distance to Retrain) come from the evaluation plugin
+(:mod:`torch_geometric_unlearn.benchmark.plugins.evaluation`); see ``docs/evaluation.md``.
 """
 from __future__ import annotations
 
@@ -19,7 +27,7 @@ import json
 import math
 import sys
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import torch
 
@@ -28,34 +36,6 @@ from torch_geometric_unlearn.unlearner import Unlearner
 
 
 RECSYS_MODELS = ('lightgcn', 'sgl', 'simgcl')
-
-
-def node_mia_hook(context: Dict[str, Any]) -> Dict[str, Any]:
-    r"""Threshold membership inference (true-class confidence) of the removed training nodes
-    against the test nodes, before (original model) and after unlearning. Records why when
-    it cannot run (never silently skipped)."""
-    request, task = context['request'], context['task']
-    if task.name != 'node_classification' or request.kind not in ('node', 'feature'):
-        return {'mia_auc': None,
-                'mia_note': f'node MIA needs removed nodes; not defined for {request.kind} '
-                            f'requests on {task.name}'}
-    from torch_geometric_unlearn.attack import threshold_mia_auc
-    data = context['data']
-    members = request.node_index
-    non_members = data.test_mask.nonzero().view(-1)
-    cache = context.setdefault('cache', {})
-    if 'mia_before' not in cache:
-        cache['mia_before'] = threshold_mia_auc(task.predict_proba(context['original'], data),
-                                                data.y, members, non_members)
-    result = context['result']
-    after = threshold_mia_auc(task.predict_proba(result.model, result.data), data.y, members,
-                              non_members)
-    return {'mia_auc': after, 'mia_auc_before': cache['mia_before'],
-            'mia_attack': 'threshold(confidence): removed nodes vs test nodes'}
-
-
-if node_mia_hook not in RECORD_HOOKS:
-    RECORD_HOOKS.insert(0, node_mia_hook)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,7 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument('--ratio', type=float, default=None,
                    help='fraction of training candidates to forget (default 0.005)')
     g.add_argument('--count', type=int, default=None, help='number of entities to forget')
-    p.add_argument('--strategy', default='random', help='forget-set strategy (default random)')
+    p.add_argument('--strategy', default='random',
+                   help='forget-set strategy: random | degree | low_degree | pagerank | '
+                   'worst_case | influence_greedy | edge_influence | active_users | '
+                   'inactive_users | adversarial (default random)')
+    p.add_argument('--no-shadow-mia', action='store_true',
+                   help='skip the shadow-model node MIA (costly: trains one shadow model per '
+                   'seed); mia_auc is then the confidence threshold attack')
     p.add_argument('--seeds', default='0', help='comma-separated seeds')
     p.add_argument('--device', default='cpu')
     p.add_argument('--out', default=None, help='write the JSON records here')
@@ -146,7 +132,7 @@ def _fresh_model(args: argparse.Namespace, data: Any, bipartite: bool, seed: int
 def run_benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
     r"""Runs the benchmark described by parsed CLI :obj:`args`; returns the JSON records."""
     from torch_geometric_unlearn.datasets import is_bipartite, load_dataset
-    from torch_geometric_unlearn.forget import select_request
+    from torch_geometric_unlearn.forget import STRATEGIES, adversarial_request, select_request
 
     names = [a.strip().lower() for a in args.algorithms.split(',') if a.strip()]
     if not names:
@@ -154,6 +140,10 @@ def run_benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
     for n in names:
         if n not in ALGORITHMS:
             raise SystemExit(f"unknown algorithm '{n}' (available: {sorted(ALGORITHMS)})")
+    adversarial = args.strategy == 'adversarial'
+    if not adversarial and args.strategy not in STRATEGIES:
+        raise SystemExit(f"unknown strategy '{args.strategy}' (available: "
+                         f"{sorted(STRATEGIES) + ['adversarial']})")
     ratio, count = args.ratio, args.count
     if ratio is None and count is None:
         ratio = 0.005
@@ -170,19 +160,38 @@ def run_benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
         raise SystemExit(f"request '{args.request}' does not apply to a bipartite dataset")
     if not bipartite and args.request == 'interaction':
         raise SystemExit("'interaction' requests need a bipartite dataset")
-    data = data.to(args.device)
+    if adversarial and args.request != ('interaction' if bipartite else 'edge'):
+        raise SystemExit("--strategy adversarial adds edges: use --request edge on a "
+                         'node-classification graph or --request interaction on a bipartite '
+                         f"one (got --request {args.request})")
+    clean_data = data.to(args.device)
 
     records: List[Dict[str, Any]] = []
     for seed in _parse_seeds(args.seeds):
         cache: Dict[str, Any] = {}
         task = build_task(args, bipartite, seed)
+        extra: Dict[str, Any] = {}
+        data = clean_data
+        if adversarial:
+            # Attack: a clean model picks least-probable counterparts; the original model is
+            # then trained on the attacked graph and exactly the added edges are unlearned.
+            clean = _fresh_model(args, clean_data, bipartite, seed)
+            task.train(clean, clean_data, seed=seed)
+            data, request = adversarial_request(clean_data, args.request, model=clean,
+                                                task=task, ratio=ratio, count=count, seed=seed)
+            extra = {'utility_clean': task.evaluate(clean, clean_data),
+                     'adversarial_note': f'original model trained on the attacked graph '
+                                         f'({request.num_removed} adversarial edges added to '
+                                         'the clean graph); the request removes exactly them'}
+            del clean
         original = _fresh_model(args, data, bipartite, seed)
         t0 = time.perf_counter()
         train_info = task.train(original, data, seed=seed)
         train_seconds = time.perf_counter() - t0
         before = task.evaluate(original, data)
-        request = select_request(data, args.request, strategy=args.strategy, ratio=ratio,
-                                 count=count, seed=seed, model=original, task=task)
+        if not adversarial:
+            request = select_request(data, args.request, strategy=args.strategy, ratio=ratio,
+                                     count=count, seed=seed, model=original, task=task)
 
         def serve(name: str):
             algorithm = build_algorithm(name, args)
@@ -212,6 +221,7 @@ def run_benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
                 'fit_seconds': fit_seconds, 'train_seconds': train_seconds,
                 'train_epochs': train_info.get('epochs'),
             }
+            record.update(extra)
             if result.certificate is not None:
                 cert = result.certificate
                 record['certificate'] = cert.as_dict() if hasattr(cert, 'as_dict') else str(cert)

@@ -13,6 +13,7 @@ from torch_geometric_unlearn.forget.strategies import (
     active_users_request,
     adversarial_edges,
     adversarial_interactions,
+    adversarial_request,
     degree_request,
     edge_influence_request,
     greedy_coverage,
@@ -105,8 +106,14 @@ def select_request(data: Any, kind: str, strategy: str = 'random',
     r"""Builds a request of :obj:`kind` with the named :obj:`strategy` (see
     :obj:`STRATEGIES`); extra keyword arguments (e.g. :obj:`model`, :obj:`task`) are passed on
     to strategies that need a trained model."""
+    if strategy == 'adversarial':
+        raise ValueError("strategy 'adversarial' adds edges to the graph, so it returns the "
+                         'attacked graph too: call adversarial_request(data, kind, model=, '
+                         'task=) -> (attacked_data, request), train on attacked_data, then '
+                         'unlearn the request (the benchmark CLI does this)')
     if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy '{strategy}' (available: {sorted(STRATEGIES)})")
+        raise ValueError(f"unknown strategy '{strategy}' (available: "
+                         f"{sorted(STRATEGIES) + ['adversarial']})")
     return STRATEGIES[strategy](data, kind, ratio=ratio, count=count, seed=seed, **kwargs)
 
 
@@ -114,4 +121,5 @@ __all__ = ['random_request', 'select_request', 'register_strategy', 'STRATEGIES'
            'resolve_count', 'training_nodes', 'undirected_edges', 'degree_request',
            'pagerank_request', 'worst_case_request', 'influence_greedy_request',
            'edge_influence_request', 'adversarial_edges', 'adversarial_interactions',
+           'adversarial_request',
            'active_users_request', 'greedy_coverage', 'node_influence_scores']

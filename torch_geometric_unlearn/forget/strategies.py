@@ -346,6 +346,42 @@ def adversarial_interactions(data: HeteroData, user_emb: Tensor, item_emb: Tenso
     return attacked, UnlearningRequest.interactions(adv[0], adv[1], edge_type=et)
 
 
+def adversarial_request(data: Any, kind: str, model: torch.nn.Module, task: Any,
+                        ratio: Optional[float] = None, count: Optional[int] = None,
+                        seed: int = 0, generator: Optional[torch.Generator] = None,
+                        **kwargs: Any) -> Tuple[Any, UnlearningRequest]:
+    r"""The adversarial strategy for any task: :func:`adversarial_edges` for :obj:`"edge"`
+    requests on a node-classification graph, :func:`adversarial_interactions` for
+    :obj:`"interaction"` requests on a bipartite graph (least-probable items under
+    :obj:`task.embeddings(model, data)`).
+
+    :obj:`model` must be trained on the *clean* :obj:`data`. The size is :obj:`count`, or
+    :obj:`ratio` times the number of clean candidates (undirected edges, training
+    interactions). Returns :obj:`(attacked_data, request)`: train the model to be unlearned on
+    :obj:`attacked_data`, then unlearn :obj:`request` (exactly the added edges).
+    """
+    if model is None or task is None:
+        raise ValueError("strategy 'adversarial' needs a model trained on the clean graph "
+                         '(model=) and its task (task=)')
+    gen = _gen(seed, generator)
+    if kind == 'edge':
+        _homogeneous(data, 'adversarial')
+        k = resolve_count(undirected_edges(data).size(1), ratio, count)
+        return adversarial_edges(data, model, task, k, generator=gen, **kwargs)
+    if kind == 'interaction':
+        if not isinstance(data, HeteroData):
+            raise TypeError("strategy 'adversarial' with interaction requests needs a "
+                            'bipartite HeteroData graph')
+        from torch_geometric_unlearn.task.recommendation import get_interactions, \
+            num_users_items
+        U, _ = num_users_items(data)
+        k = resolve_count(get_interactions(data, 'train').size(1), ratio, count)
+        emb = task.embeddings(model, data)
+        return adversarial_interactions(data, emb[:U], emb[U:], k, generator=gen, **kwargs)
+    raise ValueError(f"strategy 'adversarial' adds edges or interactions: use kind 'edge' or "
+                     f"'interaction', got '{kind}'")
+
+
 # Interaction strategies ######################################################
 
 def active_users_request(data: HeteroData, kind: str = 'interaction',

@@ -54,6 +54,25 @@ def _rank_within(rows: Tensor, vals: Tensor) -> Tensor:
     return rank
 
 
+def _group(keys: Tensor, num: int) -> Tuple[Tensor, Tensor]:
+    r"""Positions sorted by :obj:`keys` (stable) and the CSR pointer of each key's group."""
+    perm = torch.argsort(keys, stable=True)
+    ptr = torch.zeros(num + 1, dtype=torch.long, device=keys.device)
+    ptr[1:] = torch.cumsum(torch.bincount(keys, minlength=num), 0)
+    return perm, ptr
+
+
+def _gather_groups(perm: Tensor, ptr: Tensor, groups: Tensor) -> Tuple[Tensor, Tensor]:
+    r"""Members of :obj:`groups` (in that order, each group in its stored order) and the
+    position in :obj:`groups` each member comes from."""
+    start = ptr[groups]
+    counts = ptr[groups + 1] - start
+    owner = torch.repeat_interleave(torch.arange(groups.numel(), device=perm.device), counts)
+    offs = torch.arange(owner.numel(), device=perm.device) - \
+        (torch.cumsum(counts, 0) - counts)[owner]
+    return perm[start[owner] + offs], owner
+
+
 def unlearning_entities(request: UnlearningRequest) -> Tensor:
     r"""The node-level unlearning entities (UE) of a request (the paper's entity transform,
     Eq. (9)): removed nodes, both endpoints of removed edges, or the nodes whose features are
@@ -98,9 +117,10 @@ class NIM:
         + \epsilon \sum_{v \in S} \sum_{u \in U} \bar{I}^+(u, v),
 
     (:math:`\epsilon = 10^{-3}`: once every cap is reached the rest of the budget goes to the
-    most influenced remaining nodes), where :math:`c_u` is the sum of :math:`u`'s :math:`\lceil B/|U| \rceil` largest activated
-    influences: each step adds the node of largest marginal gain, so every removed entity gets
-    its share of HIE (greedy on a submodular function: a :math:`(1 - 1/e)` approximation).
+    most influenced remaining nodes), where :math:`c_u` is the sum of :math:`u`'s
+    :math:`\lceil B/|U| \rceil` largest activated influences: each step adds the node of
+    largest marginal gain, so every removed entity gets its share of HIE (greedy on a
+    submodular function: a :math:`(1 - 1/e)` approximation).
     Without the caps (:obj:`coverage=False`) the spread is modular and the greedy reduces to
     the top-:math:`B` nodes of the authors' score
     :math:`IS(v) = \sum_u \cos(\tilde{x}_u, \tilde{x}_v) + w \sum_u \cos(p_u, p_v)`.
@@ -110,11 +130,15 @@ class NIM:
     adjacency, both edge directions), plus optionally the :obj:`num_similar` most similar nodes
     of each UE found in chunks of :obj:`chunk_size` nodes (:math:`|U| \times` chunk products,
     the exact counterpart of the authors' LSH search); influences are computed per pair, only
-    the activated pairs among each UE's :obj:`per_entity` best are kept (sparse), and each
-    greedy step evaluates the marginal gain of every candidate at once with one scatter over
-    those pairs. Cost: :math:`O(K|E|F)` for the propagation, one inference for :math:`P`,
+    the activated pairs among each UE's :obj:`per_entity` best are kept (sparse), and the
+    greedy keeps every candidate's marginal gain up to date with scatters over those pairs,
+    accepting exact batches of picks per round. Cost: :math:`O(K|E|F)` for the propagation,
+    one inference for :math:`P`,
     :math:`O(|\text{pairs}|\,(F + c))` for the influences (plus :math:`O(|U|\,n\,(F + c))`
-    with :obj:`num_similar`) and :math:`O(B\,|U|\,m)` for the greedy.
+    with :obj:`num_similar`) and, for the greedy, :math:`O(|\text{pairs}|)` plus per round a
+    top-k over the candidates and the pairs of the entities it touched, where each of the
+    :math:`R \le B` rounds accepts a batch of picks that provably equals the next picks of the
+    one-at-a-time greedy (see :meth:`_greedy`).
 
     Removed nodes (the request's and earlier ones, :obj:`data.removed_mask`) and the UE
     themselves are never selected. Deterministic (no randomness).
@@ -338,8 +362,18 @@ class NIM:
 
     def _greedy(self, rows: Tensor, cols: Tensor, vals: Tensor, num_u: int, num_c: int,
                 budget: int, quota: int) -> Tuple[Tensor, Tensor]:
-        r"""Greedy maximisation of the (capped) spread; one vectorised marginal-gain
-        evaluation over all candidates per step."""
+        r"""Greedy maximisation of the (capped) spread, in exact batches.
+
+        Each round sorts the best candidates by marginal gain (ties: lower position, as a
+        sequential argmax) and accepts the longest prefix whose gains the picks before them
+        leave unchanged: a pick only lowers the residual caps of its own UE, which changes
+        another candidate's contribution from that UE only where the cap binds (checked per UE
+        with a segmented cumulative sum; a cap met exactly counts as not binding, up to
+        rounding), and every later candidate's gain can only have dropped. The batch is
+        therefore what the one-at-a-time greedy of Algorithm 1 would pick, in the same order.
+        Gains are kept up to date incrementally: after a batch only the pairs of the UE it
+        touched are re-evaluated, so a round costs :math:`O(\text{affected pairs})` plus one
+        top-k over the candidates instead of a pass over all pairs."""
         device = vals.device
         if self.coverage:
             # Cap c_u: the sum of u's `quota` largest activated influences.
@@ -348,27 +382,72 @@ class NIM:
         else:
             cap = torch.full((num_u, ), float('inf'), device=device)
         residual = cap.clone()
-        taken = torch.zeros(num_c, dtype=torch.bool, device=device)
-        chosen, gains = [], []
+        # Pair indices grouped by UE and by candidate (stable: original order within groups).
+        by_u, u_ptr = _group(rows, num_u)
+        by_c, c_ptr = _group(cols, num_c)
         # A small additive term keeps filling the budget once the caps are reached (still
         # monotone submodular: capped sums plus a modular term).
         extra = torch.zeros(num_c, device=device).index_add_(0, cols, vals) * self.fill_weight
-        for _ in range(min(budget, num_c)):
-            contrib = torch.minimum(vals, residual[rows])
-            gain = extra.clone().index_add_(0, cols, contrib)
-            gain[taken] = -1.0
-            best = int(gain.argmax())  # ties: lowest candidate position (deterministic)
-            g = float(gain[best])
-            if g <= 0:
-                break
-            chosen.append(best)
+        contrib = torch.minimum(vals, residual[rows])
+        gain = extra.clone().index_add_(0, cols, contrib)
+        chosen, gains = [], []
+        left, window = min(budget, num_c), 64
+        while left > 0:
+            # The best candidates in (-gain, position) order: the top `window` by gain,
+            # keeping only those strictly above the best gain left out (a tie at the boundary
+            # could hide a lower position), else a full sort.
+            order = None
+            if window < num_c:
+                top_val, top_idx = gain.topk(window + 1)
+                sure = top_val[:window] > top_val[window]
+                if bool(sure.any()):
+                    order = top_idx[:window][sure].sort().values
+                    order = order[torch.argsort(gain[order], descending=True, stable=True)]
+            if order is None:
+                order = torch.argsort(gain, descending=True, stable=True)
+            # The window's pairs, and the first rank whose gain the better-ranked picks
+            # would change (its UE's cap binds after the earlier picks' share).
+            idx, sr = _gather_groups(by_c, c_ptr, order)
+            su, sc, sv = rows[idx], contrib[idx], vals[idx]
+            perm = torch.argsort(su * (order.numel() + 1) + sr, stable=True)
+            su, sr, sc, sv = su[perm], sr[perm], sc[perm], sv[perm]
+            cum = torch.cumsum(sc, 0)
+            start = torch.ones_like(su, dtype=torch.bool)
+            start[1:] = su[1:] != su[:-1]
+            group_first = torch.cummax(torch.where(start, torch.arange(
+                su.numel(), device=device), torch.zeros_like(su)), 0).values
+            before = cum - sc - (cum[group_first] - sc[group_first])  # earlier picks' share
+            safe = (before <= 0) | (sv <= residual[su] - before + 1e-5 * residual[su])
+            stop = int(sr[~safe].min()) if bool((~safe).any()) else order.numel()
+            window = 2 * window if stop == order.numel() else max(64, 2 * stop)
+            batch = order[:max(1, min(stop, left))]
+            g = gain[batch]
+            ok = g > 0
+            if not bool(ok.all()):
+                cut = int(ok.int().argmin())
+                batch, g = batch[:cut], g[:cut]
+                if batch.numel() == 0:
+                    break
+                left = batch.numel()  # no positive gain beyond this batch
+            chosen.append(batch)
             gains.append(g)
-            taken[best] = True
-            hit = cols == best
-            residual.index_add_(0, rows[hit], -contrib[hit])
+            left -= batch.numel()
+            # Consume the caps (pairs in pick order), then refresh the touched UE's pairs
+            # and the gains of their candidates (recomputed in the original pair order).
+            pb, _ = _gather_groups(by_c, c_ptr, batch)
+            residual.index_add_(0, rows[pb], -contrib[pb])
             residual.clamp_min_(0.0)
-        return (torch.tensor(chosen, dtype=torch.long, device=device),
-                torch.tensor(gains, device=device))
+            gain[batch] = float('-inf')
+            aff, _ = _gather_groups(by_u, u_ptr, rows[pb].unique())
+            contrib[aff] = torch.minimum(vals[aff], residual[rows[aff]])
+            cand = cols[aff].unique()
+            cp, owner = _gather_groups(by_c, c_ptr, cand)
+            fresh = extra[cand].index_add(0, owner, contrib[cp])
+            gain[cand] = torch.where(torch.isinf(gain[cand]), gain[cand], fresh)
+        if not chosen:
+            return (torch.empty(0, dtype=torch.long, device=device),
+                    torch.empty(0, device=device))
+        return torch.cat(chosen), torch.cat(gains)
 
     def __repr__(self) -> str:
         return (f'NIM(budget={self.budget}, budget_factor={self.budget_factor}, '

@@ -53,6 +53,27 @@ def _node_members(data: Any, request: Any) -> Tuple[Tensor, Optional[str]]:
     return idx[train], note
 
 
+def default_non_members(data: Any) -> Tuple[Tensor, Optional[str]]:
+    r"""Never-trained nodes the node attacks compare the removed nodes with: the labelled test
+    nodes; when the split has none (e.g. a Planetoid-style split of a graph smaller than
+    train + 500 validation + 1000 test nodes), every labelled node outside :obj:`train_mask`,
+    with a note saying so."""
+    labelled = data.y.cpu() >= 0
+    train = data.train_mask.cpu()
+    test = data.get('test_mask')
+    if test is not None:
+        non = (test.cpu() & labelled & ~train).nonzero().view(-1)
+        if non.numel() > 0:
+            return non, None
+    non = (labelled & ~train).nonzero().view(-1)
+    return non, (f'the split has no test nodes: non-members are the {non.numel()} labelled '
+                 'nodes outside train_mask (validation/unlabelled nodes, never trained on)')
+
+
+def _a(kind: str) -> str:
+    return f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}"
+
+
 def _fill_none(out: Dict[str, Any], keys: Tuple[str, ...], note_key: str, why: str) -> None:
     for k in keys:
         out[k] = None
@@ -82,7 +103,9 @@ def evaluate_unlearning(task: Any, data: Any, original: torch.nn.Module,
         shadow (bool, optional): Run the shadow-model node attack (trains one shadow model,
             unless :obj:`shadow_attack` is given). (default: :obj:`True`)
         shadow_attack (ShadowMIA, optional): An already fitted attack to reuse.
-        non_members (torch.Tensor, optional): Never-trained node ids (default: test nodes).
+        non_members (torch.Tensor, optional): Never-trained node ids (default: the labelled
+            test nodes, or every labelled non-training node when the split has no test
+            nodes; see :func:`default_non_members`).
         seed (int, optional): Seed of shadow split, non-edge and negative sampling.
             (default: :obj:`0`)
         num_negatives (int, optional): Non-edges / negative interactions sampled (default:
@@ -94,7 +117,9 @@ def evaluate_unlearning(task: Any, data: Any, original: torch.nn.Module,
 
     Returns:
         A flat dict (JSON-friendly): :obj:`utility_original`, :obj:`utility_unlearned`,
-        :obj:`utility_retrain`, :obj:`mia_auc` (+ :obj:`_before`, :obj:`_retrain`),
+        :obj:`utility_retrain`, :obj:`mia_auc` (+ :obj:`_before`, :obj:`_retrain`; the
+        shadow attack when it ran, else the confidence threshold attack, named in
+        :obj:`mia_attack`), :obj:`mia_shadow_auc` and
         :obj:`mia_{confidence,loss,entropy}_auc` (+ suffixes), :obj:`posterior_shift_auc`,
         :obj:`edge_mia_auc`, :obj:`mi_bf`, :obj:`mi_ng`, :obj:`agreement_with_retrain`,
         :obj:`kl_to_retrain`, :obj:`js_to_retrain`, :obj:`param_l2_to_retrain`, and
@@ -137,8 +162,11 @@ def _node_metrics(out, task, data, original, model_u, data_u, model_r, data_r, r
                   shadow, shadow_attack, non_members, seed, num_negatives, return_scores,
                   cache) -> None:
     y = data.y
-    non = data.test_mask.nonzero().view(-1).cpu() if non_members is None \
-        else non_members.cpu().long()
+    non_note = None
+    if non_members is None:
+        non, non_note = default_non_members(data)
+    else:
+        non = non_members.cpu().long()
     if 'proba_original' not in cache:
         cache['proba_original'] = task.predict_proba(original, data).cpu()
     p_orig = cache['proba_original']
@@ -167,35 +195,49 @@ def _node_metrics(out, task, data, original, model_u, data_u, model_r, data_r, r
         members, note = _node_members(data, request)
         if note:
             out['mia_members_note'] = note
+        if non_note:
+            out['mia_non_members_note'] = non_note
+        models = {'': p_u, '_before': p_orig, '_retrain': p_r}
         if members.numel() == 0 or non.numel() == 0:
-            _fill_none(out, ('mia_auc',), 'mia_note', 'no training members or no non-members')
+            why = (f'none of the {request.node_index.numel()} requested nodes is a training '
+                   'node (no members to attack)') if members.numel() == 0 else \
+                'no never-trained labelled node to use as non-member'
+            _fill_none(out, tuple(f'mia_{s}auc{x}' for s in ('', 'shadow_') for x in models) +
+                       ('posterior_shift_auc',), 'mia_note', why)
         else:
-            models = {'': p_u, '_before': p_orig, '_retrain': p_r}
             for score in THRESHOLD_SCORES:
                 for suffix, p in models.items():
                     out[f'mia_{score}_auc{suffix}'] = None if p is None else \
                         threshold_mia_auc(p, y.cpu(), members, non, score)
             attack = shadow_attack if shadow_attack is not None else cache.get('shadow_attack')
-            if shadow and attack is None:
+            shadow_note = None
+            if not shadow and shadow_attack is None:
+                attack = None
+                shadow_note = 'shadow attack skipped (shadow=False / --no-shadow-mia)'
+            elif attack is None:
                 try:
                     attack = ShadowMIA(seed=seed).fit(task, original, data,
                                                       exclude=torch.cat([members, non]))
                     cache['shadow_attack'] = attack
                 except ValueError as e:
-                    out['mia_note'] = f'shadow attack could not run: {e}; mia_auc is the ' \
-                                      'threshold(confidence) attack'
+                    shadow_note = f'shadow attack could not run: {e}'
+            for suffix, p in models.items():
+                out[f'mia_shadow_auc{suffix}'] = None if (p is None or attack is None) else \
+                    attack.auc(p, members, non)
             if attack is not None:
-                for suffix, p in models.items():
-                    out[f'mia_auc{suffix}'] = None if p is None else \
-                        attack.auc(p, members, non)
+                for suffix in models:
+                    out[f'mia_auc{suffix}'] = out[f'mia_shadow_auc{suffix}']
                 out['mia_attack'] = ('shadow model (He et al. 2021), MLP on sorted posteriors; '
-                                     'removed training nodes vs test nodes, original graph')
+                                     'removed training nodes vs never-trained nodes, original '
+                                     'graph')
                 out['mia_shadow_train_auc'] = attack.shadow_train_auc
             else:
                 for suffix in models:
                     out[f'mia_auc{suffix}'] = out[f'mia_confidence_auc{suffix}']
-                out['mia_attack'] = 'threshold(confidence): removed training nodes vs test nodes'
-                out.setdefault('mia_note', 'shadow attack disabled (shadow=False)')
+                out['mia_attack'] = ('threshold(confidence): removed training nodes vs '
+                                     'never-trained nodes, original graph')
+                out['mia_shadow_note'] = f'{shadow_note}; mia_auc is the threshold(confidence) ' \
+                                         'attack'
             out['posterior_shift_auc'] = posterior_shift_auc(p_orig, p_u, members, non)
             out['posterior_shift_auc_retrain'] = None if p_r is None else \
                 posterior_shift_auc(p_orig, p_r, members, non)
@@ -210,8 +252,8 @@ def _node_metrics(out, task, data, original, model_u, data_u, model_r, data_r, r
                     'members_confidence': p_u[members, y.cpu()[members]].tolist(),
                     'non_members_confidence': p_u[non, y.cpu()[non].clamp_min(0)].tolist()}
     else:
-        _fill_none(out, ('mia_auc', 'posterior_shift_auc'), 'mia_note',
-                   f'node MIA needs removed nodes; not defined for a {request.kind} request')
+        _fill_none(out, ('mia_auc', 'mia_shadow_auc', 'posterior_shift_auc'), 'mia_note',
+                   f'node MIA needs removed nodes; not defined for {_a(request.kind)} request')
 
     # Edge membership inference (StealLink).
     if request.kind == 'edge':
@@ -233,7 +275,7 @@ def _node_metrics(out, task, data, original, model_u, data_u, model_r, data_r, r
                                   'posteriors, removed edges vs sampled non-edges')
     else:
         _fill_none(out, ('edge_mia_auc',), 'edge_mia_note',
-                   f'edge MIA needs removed edges; not defined for a {request.kind} request')
+                   f'edge MIA needs removed edges; not defined for {_a(request.kind)} request')
 
 
 # Recommendation ##############################################################
@@ -249,7 +291,7 @@ def _recsys_metrics(out, task, data, original, model_u, data_u, model_r, data_r,
     e0 = cache['emb_original']
     e_u = task.embeddings(model_u, data_u).cpu()
     e_r = task.embeddings(model_r, data_r).cpu() if model_r is not None else None
-    _fill_none(out, ('mia_auc', 'posterior_shift_auc'), 'mia_note',
+    _fill_none(out, ('mia_auc', 'mia_shadow_auc', 'posterior_shift_auc'), 'mia_note',
                'node MIA is defined on class posteriors; task is recommendation '
                '(see mi_bf / mi_ng / edge_mia_auc)')
     if request.kind == 'interaction':

@@ -160,6 +160,39 @@ class LazyPropagation:
                 out = out + w * dmr * t
         return out
 
+    @torch.no_grad()
+    def matches(self, x: Tensor, edge_index: Tensor) -> bool:
+        r"""Whether :obj:`x` and :obj:`edge_index` are exactly the current features and graph
+        (self-loops ignored), so :meth:`embedding` is their propagation. :math:`O(E + nF)`."""
+        if x.dim() != 2 or tuple(x.shape) != tuple(self.x.shape):
+            return False
+        row, col = edge_index.to(self.x.device).long()
+        keep = row != col
+        n = self.num_nodes
+        alive_non_loop = int(self.alive.sum()) - int(
+            (self.alive & (self.keys // n == self.col)).sum())
+        if int(keep.sum()) != alive_non_loop:
+            return False
+        if not bool(self.edge_alive(torch.stack([row[keep], col[keep]])).all()):
+            return False
+        return torch.equal(x.detach().to(self.x.device, self.x.dtype), self.x)
+
+    def embedding_for(self, x: Optional[Tensor] = None,
+                      edge_index: Optional[Tensor] = None) -> Tensor:
+        r"""Propagated features of the graph :obj:`(x, edge_index)`: the maintained
+        :meth:`embedding` when the graph is the current one (or not given), else the exact
+        propagation of the given graph with this object's settings (:func:`propagate`), so
+        a model queried on any graph (e.g. by a membership-inference attack on the original
+        graph) answers as a GNN would."""
+        if x is None and edge_index is None:
+            return self.z
+        if x is None or edge_index is None:
+            raise ValueError('pass both x and edge_index, or neither')
+        if self.matches(x, edge_index):
+            return self.z
+        return propagate(x, edge_index, num_steps=self.num_levels - 1, weights=self.weights,
+                         r=self.r, dtype=self.x.dtype)
+
     # Lazy updates ############################################################
 
     @torch.no_grad()
@@ -222,22 +255,22 @@ class LazyPropagation:
         kill = torch.unique(torch.cat(eids))
         changed = torch.unique(self._row_of(kill))  # nodes whose degree changes
 
-        # 1. (M' - M) q_{l-1} on the neighbours of degree-changed nodes (old alive/deg first).
-        old_alive = self.alive.clone() if kill.numel() else self.alive
-        if kill.numel():
-            self._log('alive', -1, kill, self.alive[kill].clone())
-            self.alive[kill] = False
-        new_deg = self.deg.clone()
-        if kill.numel():
-            new_deg.index_add_(0, self._row_of(kill), -torch.ones(kill.numel(),
-                                                                  dtype=self.deg.dtype,
-                                                                  device=device))
+        # 1. (M' - M) q_{l-1} on the neighbours of degree-changed nodes. Only the rows of the
+        # changed nodes are read (no O(E) / O(n) copies of alive or deg).
         cand: Dict[int, List[Tensor]] = {level: [] for level in range(self.num_levels)}
         touched_q: List[Tensor] = [changed]
+        new_deg_c = self.deg[changed]
         if changed.numel():
             eid, owner = self._gather(changed)
-            coef = (self.alive[eid].to(self.deg.dtype) / new_deg[changed][owner]
-                    - old_alive[eid].to(self.deg.dtype) / self.deg[changed][owner])
+            was_alive = self.alive[eid].to(self.deg.dtype)
+            self._log('alive', -1, kill, self.alive[kill].clone())
+            self.alive[kill] = False
+            lost = torch.zeros_like(new_deg_c)
+            lost.index_add_(0, torch.searchsorted(changed, self._row_of(kill)),
+                            torch.ones(kill.numel(), dtype=lost.dtype, device=device))
+            new_deg_c = new_deg_c - lost
+            coef = (self.alive[eid].to(self.deg.dtype) / new_deg_c[owner]
+                    - was_alive / self.deg[changed][owner])
             targets = self.col[eid]
             nz = coef != 0
             eid, owner, coef, targets = eid[nz], owner[nz], coef[nz], targets[nz]
@@ -265,7 +298,7 @@ class LazyPropagation:
                     self.x[fnodes.unsqueeze(-1), fcols.unsqueeze(0)] = 0
             if changed.numel():
                 self._log('deg', -1, changed, self.deg[changed].clone())
-                self.deg[changed] = new_deg[changed]
+                self.deg[changed] = new_deg_c
             y_new = self.x[rows0] * self.deg[rows0].pow(self.r).unsqueeze(-1)
             self._add_rows('res', 0, rows0, y_new - y_old)
             cand[0].append(rows0)
@@ -430,13 +463,17 @@ class LazyPropagation:
         if rows.numel() == 0:
             return
         dmr = self.deg[rows].pow(-self.r).unsqueeze(-1)
-        z = torch.zeros(rows.numel(), self.num_features, dtype=self.z.dtype,
-                        device=self.z.device)
+        z: Optional[Tensor] = None
         for level, w in enumerate(self.weights):
-            if w != 0:
-                z = z + w * self.q[level][rows]
-        self._log('z', -1, rows, self.z[rows])
-        self.z[rows] = dmr * z
+            if w != 0:  # (default: one non-zero level, a single gather)
+                zl = self.q[level][rows] * (dmr if w == 1 else w * dmr)
+                z = zl if z is None else z.add_(zl)
+        if z is None:
+            z = torch.zeros(rows.numel(), self.num_features, dtype=self.z.dtype,
+                            device=self.z.device)
+        if self._journal is not None:
+            self._log('z', -1, rows, self.z[rows])
+        self.z[rows] = z
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(num_nodes={self.num_nodes}, '
@@ -450,3 +487,46 @@ def _aggregate(index: Tensor, values: Tensor) -> Tuple[Tensor, Tensor]:
     out = torch.zeros(uniq.numel(), values.size(-1), dtype=values.dtype, device=values.device)
     out.index_add_(0, inv, values)
     return uniq, out
+
+
+@torch.no_grad()
+def propagate(x: Tensor, edge_index: Tensor, num_steps: int = 2,
+              weights: Optional[Sequence[float]] = None, r: float = 0.5,
+              dtype: torch.dtype = torch.float64) -> Tensor:
+    r"""Exact generalized-PageRank propagation :math:`Z = \sum_\ell w_\ell D^{-r}
+    (A D^{-1})^\ell D^{r} X` of the graph :obj:`edge_index` (one self-loop per node added,
+    existing ones and duplicate edges ignored), with the conventions of
+    :class:`LazyPropagation`; sparse products, :math:`O(L \cdot E \cdot F)` time, no dense
+    :math:`n \times n`.
+
+    Args:
+        x (torch.Tensor): Node features :obj:`[n, F]`.
+        edge_index (torch.Tensor): Undirected graph (both directions present) :obj:`[2, E]`.
+        num_steps (int, optional): Propagation steps. (default: :obj:`2`)
+        weights (Sequence[float], optional): Level weights; default all mass on the last
+            level. (default: :obj:`None`)
+        r (float, optional): Normalisation exponent. (default: :obj:`0.5`)
+        dtype (torch.dtype, optional): Computation dtype. (default: :obj:`torch.float64`)
+    """
+    n = x.size(0)
+    w = [0.0] * num_steps + [1.0] if weights is None else [float(v) for v in weights]
+    if len(w) != num_steps + 1:
+        raise ValueError(f'weights needs {num_steps + 1} entries, got {len(w)}')
+    device = x.device
+    row, col = edge_index.to(device).long()
+    keep = row != col
+    loops = torch.arange(n, device=device)
+    key = torch.unique(torch.cat([row[keep] * n + col[keep], loops * n + loops]))
+    row, col = key // n, key % n
+    deg = torch.bincount(row, minlength=n).to(dtype)
+    t = x.detach().to(dtype) * deg.pow(r).unsqueeze(-1)
+    dinv = deg.reciprocal().unsqueeze(-1)
+    dmr = deg.pow(-r).unsqueeze(-1)
+    out = torch.zeros_like(t)
+    for level, wl in enumerate(w):
+        if level > 0:  # t <- A D^{-1} t, A symmetric: gather columns, sum into rows
+            msg = (t * dinv)[col]
+            t = torch.zeros_like(t).index_add_(0, row, msg)
+        if wl != 0:
+            out = out + wl * dmr * t
+    return out

@@ -12,6 +12,7 @@ from torch_geometric.data import Data
 
 from torch_geometric_unlearn.metric.classification import accuracy, macro_f1
 from torch_geometric_unlearn.task.base import Task, make_generator, model_device
+from torch_geometric_unlearn.utils import progress
 
 
 def neighbor_sampling_available() -> bool:
@@ -112,7 +113,7 @@ class NodeClassificationTask(Task):
             # without touching the caller's RNG state.
             torch.manual_seed(seed)
             epoch = 0
-            for epoch in range(self.epochs):
+            for epoch in progress(range(self.epochs), desc='train (node)'):
                 model.train()
                 if loader is None:
                     opt.zero_grad()

@@ -27,6 +27,7 @@ from torch_geometric.data import Data, HeteroData
 from torch_geometric_unlearn.metric.ranking import full_ranking_metrics
 from torch_geometric_unlearn.nn.sparse import bipartite_norm_adj
 from torch_geometric_unlearn.task.base import Task, make_generator, model_device
+from torch_geometric_unlearn.utils import progress
 
 GraphData = Union[HeteroData, Data]
 
@@ -312,7 +313,7 @@ class RecommendationTask(Task):
         devices = [device] if device.type == 'cuda' else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)  # any stray draw from the global RNG is reproducible too
-            for epoch in range(self.epochs):
+            for epoch in progress(range(self.epochs), desc='train (BPR)'):
                 model.train()
                 ctx = model.loss_context(train, gen) if hasattr(model, 'loss_context') else {}
                 perm = torch.randperm(E, generator=gen, device=device)

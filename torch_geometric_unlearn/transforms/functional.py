@@ -229,9 +229,16 @@ def validate_request(request: UnlearningRequest, data: GraphData,
     graph_ei = store.get('edge_index')
     if graph_ei is None:
         raise ValueError(f'graph has no edge_index for {edge_type or "edges"}')
-    present = torch.isin(_keys(ei, num_dst), _keys(graph_ei, num_dst))
+    # Only graph edges leaving a request endpoint can match: an O(E) boolean gather first, then
+    # key matching on those few candidates (a full isin over E keys sorts all of them).
+    mark = torch.zeros(num_src, dtype=torch.bool, device=graph_ei.device)
+    mark[ei[0]] = True
     if undirected:
-        present |= torch.isin(_keys(ei.flip(0), num_dst), _keys(graph_ei, num_dst))
+        mark[ei[1]] = True
+    cand = graph_ei[:, mark[graph_ei[0]]]
+    present = torch.isin(_keys(ei, num_dst), _keys(cand, num_dst))
+    if undirected:
+        present |= torch.isin(_keys(ei.flip(0), num_dst), _keys(cand, num_dst))
     if not bool(present.all()):
         raise ValueError(f'edges not in the graph: {_fmt(ei[:, ~present])}')
 

@@ -1,0 +1,203 @@
+import copy
+
+import pytest
+import torch
+
+from torch_geometric_unlearn.algorithm import Retrain
+from torch_geometric_unlearn.algorithm.unlearnrec import UnlearnRec, removed_interactions
+from torch_geometric_unlearn.attack.recsys import (interaction_probability, mi_bf, mi_ng,
+                                                   sample_negative_interactions)
+from torch_geometric_unlearn.datasets import powerlaw_bipartite, to_homogeneous_bipartite
+from torch_geometric_unlearn.forget import adversarial_interactions
+from torch_geometric_unlearn.nn.recsys import build_recsys_model
+from torch_geometric_unlearn.request import UnlearningRequest
+from torch_geometric_unlearn.task.base import reinitialize
+from torch_geometric_unlearn.task.recommendation import RecommendationTask, get_interactions
+from torch_geometric_unlearn.unlearner import Unlearner
+
+U, I = 120, 160
+
+
+@pytest.fixture(autouse=True)
+def _single_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def make_task():
+    return RecommendationTask(epochs=25, batch_size=512, lr=5e-3, seed=0)
+
+
+def train(name, data, seed=0):
+    model = reinitialize(build_recsys_model(name, U, I, 16), seed)
+    make_task().train(model, data)
+    return model
+
+
+@pytest.fixture(scope='module')
+def attacked():
+    r"""UnlearnRec's adversarial protocol on a small power-law graph: adversarial interactions
+    (each user's least probable item under a clean LightGCN), a LightGCN trained on the
+    attacked graph, and the request removing exactly the adversarial interactions."""
+    torch.set_num_threads(1)
+    data = powerlaw_bipartite(U, I, 2400, seed=0)
+    clean = train('lightgcn', data)
+    emb = make_task().embeddings(clean, data)
+    graph, request = adversarial_interactions(data, emb[:U], emb[U:], 40, seed=0)
+    return graph, request, train('lightgcn', graph)
+
+
+def scores(model, data, pairs):
+    emb = make_task().embeddings(model, data)
+    return interaction_probability(emb[:U], emb[U:], pairs)
+
+
+def test_one_finetune_step_lowers_removed_scores(attacked):
+    graph, request, model = attacked
+    algo = UnlearnRec(pretrain_epochs=0, finetune_epochs=1, max_steps_per_epoch=1,
+                      finetune_lr=1e-2)
+    ul = Unlearner(copy.deepcopy(model), algo, task=make_task()).fit(graph)
+    res = ul.unlearn(request)
+    before = scores(model, graph, request.edge_index)
+    after = scores(res.model, res.data, request.edge_index)
+    assert res.extras['finetune']['epochs'] == 1
+    assert after.mean() < before.mean()
+    assert (after < before).float().mean() > 0.8
+
+
+def test_adversarial_interactions_are_forgotten(attacked):
+    graph, request, model = attacked
+    task = make_task()
+    removed = request.edge_index
+    gen = torch.Generator().manual_seed(0)
+    neg = sample_negative_interactions(get_interactions(graph), removed[0].repeat(5), I, gen)
+    p_before = scores(model, graph, removed)
+    assert mi_ng(scores(model, graph, neg), p_before) < 1  # the attack is remembered
+
+    retrain = Unlearner(copy.deepcopy(model), Retrain(), task=task).fit(graph).unlearn(request)
+    algo = UnlearnRec(pretrain_epochs=3, finetune_epochs=2, finetune_lr=2e-2)
+    ul = Unlearner(copy.deepcopy(model), algo, task=task).fit(graph)
+    res = ul.unlearn(request)
+    p_after = scores(res.model, res.data, removed)
+    assert mi_bf(p_before, p_after) > 1
+    assert mi_ng(scores(res.model, res.data, neg), p_after) > 1
+    # Utility stays close to Retrain's, and removed interactions are gone from the graph.
+    rec = task.evaluate(res.model, res.data)['recall@20']
+    rec_retrain = task.evaluate(retrain.model, retrain.data)['recall@20']
+    assert rec >= 0.9 * rec_retrain
+    kept = get_interactions(res.data)
+    keys = kept[0] * I + kept[1]
+    assert not torch.isin(removed[0] * I + removed[1], keys).any()
+    assert res.guarantee == 'approximate'
+
+
+def test_direct_application_moves_only_through_the_encoder(attacked):
+    graph, request, model = attacked
+    algo = UnlearnRec(pretrain_epochs=2, finetune_epochs=0)
+    ul = Unlearner(copy.deepcopy(model), algo, task=make_task()).fit(graph)
+    enc_state = copy.deepcopy(algo.encoder.state_dict())
+    res = ul.unlearn(request)
+    x0, new = model.embedding.weight.detach(), res.model.embedding.weight.detach()
+    assert not torch.equal(new, x0)
+    # The pre-trained encoder is not modified by serving a request.
+    for k, v in algo.encoder.state_dict().items():
+        assert torch.equal(v, enc_state[k])
+    assert not any(p.requires_grad for p in algo.encoder.parameters())
+    assert algo.pretrain_info['epochs'] == 2 and len(algo.pretrain_info['loss_history']) == 2
+
+
+@pytest.mark.parametrize('name', ['sgl', 'simgcl'])
+def test_model_agnostic_ssl_backbones(name):
+    data = powerlaw_bipartite(U, I, 2000, seed=1)
+    model = train(name, data)
+    req = UnlearningRequest.interactions(get_interactions(data)[0, :30],
+                                         get_interactions(data)[1, :30])
+    algo = UnlearnRec(pretrain_epochs=1, finetune_epochs=1, max_steps_per_epoch=3,
+                      finetune_lr=1e-2)
+    res = Unlearner(copy.deepcopy(model), algo, task=make_task()).fit(data).unlearn(req)
+    assert type(res.model) is type(model)
+    before = scores(model, data, req.edge_index)
+    after = scores(res.model, res.data, req.edge_index)
+    assert after.mean() < before.mean()
+
+
+def test_homogeneous_view_edge_and_node_requests():
+    data = powerlaw_bipartite(U, I, 2000, seed=2)
+    model = train('lightgcn', data)
+    homo = to_homogeneous_bipartite(data)
+    algo = UnlearnRec(pretrain_epochs=1, finetune_epochs=1, max_steps_per_epoch=2)
+    ul = Unlearner(copy.deepcopy(model), algo, task=make_task()).fit(homo)
+    pairs = get_interactions(data)[:, :10]
+    res = ul.unlearn(UnlearningRequest.edges(torch.stack([pairs[0], pairs[1] + U])))
+    assert res.extras['removed_interactions'] == 10
+    # Node request on the new graph: user 3's interactions go, its embedding is zeroed.
+    user = 3
+    n_user = int((get_interactions(res.data)[0] == user).sum())
+    res2 = ul.unlearn(UnlearningRequest.nodes([user]))
+    assert res2.extras['removed_interactions'] == n_user > 0
+    assert (get_interactions(res2.data)[0] != user).all()
+    assert torch.all(res2.model.embedding.weight[user] == 0)
+
+
+def test_item_node_request_on_heterodata():
+    data = powerlaw_bipartite(U, I, 2000, seed=3)
+    model = train('lightgcn', data)
+    item = int(get_interactions(data)[1, 0])
+    algo = UnlearnRec(pretrain_epochs=1, finetune_epochs=0)
+    ul = Unlearner(copy.deepcopy(model), algo, task=make_task()).fit(data)
+    res = ul.unlearn(UnlearningRequest.nodes([item], node_type='item'))
+    removed = removed_interactions(data, res.data)
+    assert (removed[1] == item).all() and removed.size(1) > 0
+    assert torch.all(res.model.embedding.weight[U + item] == 0)
+
+
+def test_errors_and_atomicity(attacked):
+    graph, request, model = attacked
+    with pytest.raises(ValueError, match='sim_ratio'):
+        UnlearnRec(sim_ratio=0.)
+    with pytest.raises(ValueError, match='finetune_epochs'):
+        UnlearnRec(finetune_epochs=-1)
+    algo = UnlearnRec(pretrain_epochs=1)
+    with pytest.raises(ValueError, match='does not support'):
+        Unlearner(copy.deepcopy(model), algo, task='node_classification')
+    with pytest.raises(RuntimeError, match='before fit'):
+        algo.connect(make_task())
+        algo.unlearn(model, graph, request)
+    m = copy.deepcopy(model)
+    ul = Unlearner(m, UnlearnRec(pretrain_epochs=1, finetune_epochs=0), task=make_task())
+    ul.fit(graph)
+    state = copy.deepcopy(m.state_dict())
+    bad = UnlearningRequest.interactions([0], [I + 5])  # item id out of range
+    with pytest.raises(ValueError):
+        ul.unlearn(bad)
+    assert all(torch.equal(v, state[k]) for k, v in ul.model.state_dict().items())
+    assert ul.history == []
+
+
+def test_pretraining_is_reproducible(attacked):
+    graph, _, model = attacked
+    encs = []
+    for _ in range(2):
+        algo = UnlearnRec(pretrain_epochs=1, max_steps_per_epoch=2, seed=7)
+        Unlearner(copy.deepcopy(model), algo, task=make_task()).fit(graph)
+        encs.append(algo.encoder)
+    assert encs[0].h0.abs().sum() > 0
+    assert torch.equal(encs[0].h0, encs[1].h0) and torch.equal(encs[0].w_eta, encs[1].w_eta)
+
+
+def test_benchmark_cli_wiring(tmp_path):
+    import json
+
+    from torch_geometric_unlearn.benchmark.runner import main
+    out = tmp_path / 'rec.json'
+    assert main(['--dataset', 'bipartite:40,60,500', '--model', 'lightgcn', '--algorithms',
+                 'retrain,unlearnrec-0,gif-rec,receraser-random', '--request', 'interaction',
+                 '--count', '6', '--epochs', '3', '--batch-size', '128', '--quiet',
+                 '--out', str(out)]) == 0
+    records = json.loads(out.read_text())
+    assert [r['algorithm'] for r in records] == ['retrain', 'unlearnrec-0', 'gif-rec',
+                                                 'receraser-random']
+    for r in records:
+        assert r['num_removed'] == 6 and r['mi_ng'] is not None and r['mi_bf'] is not None
