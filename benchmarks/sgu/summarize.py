@@ -11,6 +11,8 @@ print('| file | algorithm | seeds | removed | macro-F1 | Retrain F1 | ΔF1 (pts)
 print('|' + '---|' * 11)
 for path in sorted(glob.glob(os.path.join(root, '*.json'))):
     records = json.load(open(path))
+    if not isinstance(records, list):  # e.g. reliability_*.json (benchmarks/reliability)
+        continue
     retrain = {r['seed']: r for r in records if r['algorithm'] == 'retrain'}
     for alg in dict.fromkeys(r['algorithm'] for r in records):
         rs = [r for r in records if r['algorithm'] == alg]

@@ -201,3 +201,36 @@ def test_benchmark_cli_wiring(tmp_path):
                                                  'receraser-random']
     for r in records:
         assert r['num_removed'] == 6 and r['mi_ng'] is not None and r['mi_bf'] is not None
+
+
+def test_sequential_stream_stays_close_to_retrain():
+    # Issue 6: a stream of small requests must not compound the encoder's correction (before
+    # the fix each request corrected the already corrected table: Recall@20 0.59 -> 0.39
+    # after 20 one-interaction requests while Retrain stays at 0.59).
+    data = powerlaw_bipartite(U, I, 2400, seed=0)
+    task = RecommendationTask(epochs=20, batch_size=512, lr=5e-3, seed=0)
+    model = reinitialize(build_recsys_model('lightgcn', U, I, 16), 0)
+    task.train(model, data)
+    pairs = get_interactions(data, 'train')
+    perm = torch.randperm(pairs.size(1), generator=torch.Generator().manual_seed(0))
+    user = int(pairs[0, perm[0]])  # a user deleted mid-stream stays deleted
+    requests = [UnlearningRequest.interactions(pairs[0, k:k + 1], pairs[1, k:k + 1])
+                for k in perm.tolist() if int(pairs[0, k]) != user][:19]
+    requests.insert(10, UnlearningRequest.nodes([user], node_type='user'))
+    algo = UnlearnRec(pretrain_epochs=2, finetune_epochs=1)
+    ul = Unlearner(copy.deepcopy(model), algo, task=task).fit(data)
+    first = ul.unlearn(requests[0])
+    # The same request on the original model opens a new stream: same revised table.
+    again = algo.unlearn(copy.deepcopy(model), data, requests[0])
+    assert torch.equal(first.model.embedding.weight, again.model.embedding.weight)
+    for r in requests[1:]:
+        res = ul.unlearn(r)
+    assert res.extras['stream_requests'] == 20
+    assert res.extras['cumulative_removed_interactions'] == \
+        pairs.size(1) - get_interactions(res.data, 'train').size(1)
+    assert torch.all(res.model.embedding.weight[user] == 0)
+    retrained = task.fresh_model(model)
+    task.train(retrained, res.data)
+    rec = task.evaluate(res.model, res.data)['recall@20']
+    rec_retrain = task.evaluate(retrained, res.data)['recall@20']
+    assert abs(rec - rec_retrain) <= 0.05, (rec, rec_retrain)

@@ -111,3 +111,19 @@ def test_full_and_random_splits(tmp_path):
 def test_raw_file_names():
     assert planetoid_raw_file_names('PubMed')[0] == 'ind.pubmed.x'
     assert len(planetoid_raw_file_names('Cora')) == 8
+
+
+def test_concurrent_processes_share_the_cache_safely(tmp_path):
+    """Several processes loading Cora into one fresh cache at once (parallel examples or test
+    workers): staging and PyG processing are serialised by a lock, so none reads a half-written
+    processed file."""
+    import subprocess
+    import sys
+    code = ('from torch_geometric_unlearn.datasets import load_planetoid; '
+            'd = load_planetoid("Cora", cache_dir=%r); print(int(d.num_nodes))' % str(tmp_path))
+    procs = [subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err[-2000:]
+        assert out.strip() == '2708'

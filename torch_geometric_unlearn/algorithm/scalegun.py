@@ -17,7 +17,7 @@ import copy
 import math
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -134,6 +134,7 @@ class _Factor:
         Z_{add} - Z_{sub}^\top \mathrm{diag}(S_{sub,k}) Z_{sub}` and the ridge becomes
         :obj:`a` (cost :math:`O(|rows| F^2 C)`), then refactorises (:math:`O(F^3 C)`)."""
         assert self.primal
+        self.H = self.H.clone()  # never mutate a matrix another factor object may share
         for k in range(self.H.size(0)):
             self.H[k] += ((Z_add * S_add[:, k:k + 1]).t() @ Z_add
                           - (Z_sub * S_sub[:, k:k + 1]).t() @ Z_sub)
@@ -190,6 +191,32 @@ def _remove_undirected_edges(request: UnlearningRequest, data: GraphData) -> Gra
         keep[cand[keys[pos] == k]] = False
         filt(out, keep)
     return out
+
+
+class _RowJournal:
+    r"""Undo journal of in-place row writes (:obj:`begin`/:obj:`commit`/:obj:`rollback`, the
+    protocol the :class:`~torch_geometric_unlearn.Unlearner` defers until a call succeeded):
+    lets :class:`ScaleGUN` overwrite rows of its large training matrices after its commit
+    point without copying them, and still undo everything if a later step fails."""
+
+    def __init__(self) -> None:
+        self._log: Optional[List[Tuple[Tensor, Tensor, Tensor]]] = None
+
+    def begin(self) -> None:
+        self._log = []
+
+    def write(self, target: Tensor, index: Tensor, value: Any) -> None:
+        if self._log is not None:
+            self._log.append((target, index, target[index].clone()))
+        target[index] = value
+
+    def commit(self) -> None:
+        self._log = None
+
+    def rollback(self) -> None:
+        for target, index, old in reversed(self._log or []):
+            target[index] = old
+        self._log = None
 
 
 class ScaleGUN(UnlearningAlgorithm):
@@ -261,6 +288,7 @@ class ScaleGUN(UnlearningAlgorithm):
                  drift_refresh: float = 0.05, seed: int = 0,
                  dtype: torch.dtype = torch.float64) -> None:
         super().__init__()
+        self._rows = _RowJournal()  # undo log of row writes after the commit point
         if not (epsilon > 0 and 0 < delta < 1 and std > 0 and lam > 0):
             raise ValueError('need epsilon > 0, 0 < delta < 1, std > 0 and lam > 0')
         self.num_steps, self.weights, self.r_max = num_steps, weights, r_max
@@ -390,13 +418,15 @@ class ScaleGUN(UnlearningAlgorithm):
         :math:`W_0` (:math:`O(|rows| F^2 C + F^3 C)`)."""
         if rows is None or not self.factor.primal:  # dual (n < F): rebuilding is as cheap
             rows = self.pending
-        if self.factor.primal:
-            self.factor.add_rows(self.Zt[rows], self.S[rows], self.Za[rows], self.Sa[rows],
-                                 self.a)
+        if self.factor.primal:  # a new factor object: the old one may belong to a snapshot
+            factor = copy.copy(self.factor)
+            factor.add_rows(self.Zt[rows], self.S[rows], self.Za[rows], self.Sa[rows], self.a)
+            self.factor = factor
         else:
             self.factor = _Factor(self.Zt, self.S, self.a)
-        self.Za[rows], self.Sa[rows] = self.Zt[rows], self.S[rows]
-        self.U[rows] = False
+        self._rows.write(self.Za, rows, self.Zt[rows])
+        self._rows.write(self.Sa, rows, self.S[rows])
+        self._rows.write(self.U, rows, False)
         if rows is self.pending:
             self.pending = rows[:0]
             self._corr_work = 0.0
@@ -410,9 +440,10 @@ class ScaleGUN(UnlearningAlgorithm):
 
     def state_snapshot(self) -> Dict[str, Any]:
         # Everything below is replaced, not mutated, before the commit point of forward();
-        # the propagation keeps an undo journal of the rows it overwrites.
+        # the propagation and the row journal keep undo logs of the rows overwritten after it.
         if self.propagation is not None:
             self.propagation.begin()
+        self._rows.begin()
         snap = dict(self.__dict__)
         if self.certificate is not None:
             snap['certificate'] = Certificate(**{k: v for k, v in asdict(
@@ -422,6 +453,7 @@ class ScaleGUN(UnlearningAlgorithm):
     def restore_snapshot(self, snapshot: Dict[str, Any]) -> None:
         if self.propagation is not None:
             self.propagation.rollback()
+        self._rows.rollback()
         self.__dict__.clear()
         self.__dict__.update(snapshot)
 
@@ -563,8 +595,12 @@ class ScaleGUN(UnlearningAlgorithm):
             raise RuntimeError(f'propagation error term {prop_term:.3g} exceeds the budget '
                                f'{budget:.3g}: the request cannot be certified (lower r_max)')
         # Commit point: nothing below can fail on valid state.
-        self.Zt[tr], self.S[tr], self.m[tr], self.rownorm[tr] = Znew, Snew, mnew, newnorm
-        self.U[tr] = True
+        j = self._rows
+        j.write(self.Zt, tr, Znew)
+        j.write(self.S, tr, Snew)
+        j.write(self.m, tr, mnew)
+        j.write(self.rownorm, tr, newnorm)
+        j.write(self.U, tr, True)
         self.pending, self.zmax = urows, zmax
         if gram is not None:
             self.gram = gram
@@ -588,14 +624,15 @@ class ScaleGUN(UnlearningAlgorithm):
             maintenance = self._maintain(int(urows.numel()), drift_term, hvps)
         if request.kind != 'edge':
             p_named = self.pos[request.node_index.to(dev)]
-            self.named[p_named[p_named >= 0]] = True
+            self._rows.write(self.named, p_named[p_named >= 0], True)
         if request.kind == 'node':
-            self.Y[tr[mnew == 0]] = 0  # labels of removed training nodes erased
+            self._rows.write(self.Y, tr[mnew == 0], 0)  # labels of removed nodes erased
         self.certificate.propagation_term = prop_term
         self.certificate.requests += 1
         new_model = PropagatedLinear(prop, self.W, normalize=self.normalize)
         self.model = new_model
         prop.commit()
+        self._rows.commit()
         return self.make_result(new_model, retained, request, certificate=self.certificate,
                                 extras={'step_bound': data_term, 'retrained': retrained,
                                         'apply_seconds': t1 - t0,

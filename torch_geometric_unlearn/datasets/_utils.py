@@ -7,13 +7,14 @@ hash of the source path, and PyG reads and writes there only.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Union
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
 PathLike = Union[str, os.PathLike]
 
@@ -23,6 +24,27 @@ CACHE_ENV = 'TGU_CACHE'
 SHARED_DATA_ENV = 'TGU_SHARED_DATA'
 
 _FINGERPRINT = 'SOURCE.json'
+
+
+@contextlib.contextmanager
+def cache_lock(folder: PathLike) -> Iterator[None]:
+    r"""Holds an exclusive inter-process lock on :obj:`folder` (a :obj:`.lock` file in it)
+    while raw files are staged and PyG processes them: two processes sharing a cache (parallel
+    test workers, several examples at once) would otherwise read a half-written
+    :obj:`processed/` file. Without :mod:`fcntl` (Windows) no lock is taken."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(folder / '.lock', 'a+') as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def cache_root(cache_dir: Optional[PathLike] = None) -> Path:

@@ -9,6 +9,7 @@ from torch_geometric.data import HeteroData
 
 from torch_geometric_unlearn.datasets._utils import (
     PathLike,
+    cache_lock,
     cache_root,
     missing_files,
     source_key,
@@ -88,8 +89,9 @@ def load_movielens100k(root: PathLike, min_rating: int = 4, split: str = 'u1', s
     files = _movielens_raw_files()
     raw_dir = _find_raw_dir(Path(root).expanduser(), files)
     base = cache_root(cache_dir) / 'movielens100k' / source_key('ml-100k', raw_dir)
-    stage_files(raw_dir, base / 'raw', files, stale=[base / 'processed'])
-    src = MovieLens100K(str(base))[0]
+    with cache_lock(base):
+        stage_files(raw_dir, base / 'raw', files, stale=[base / 'processed'])
+        src = MovieLens100K(str(base))[0]
 
     store = src['user', 'rates', 'movie']
     num_users, num_items = int(src['user'].num_nodes), int(src['movie'].num_nodes)

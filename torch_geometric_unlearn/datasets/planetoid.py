@@ -10,6 +10,7 @@ from torch_geometric.data import Data
 
 from torch_geometric_unlearn.datasets._utils import (
     PathLike,
+    cache_lock,
     cache_root,
     missing_files,
     source_key,
@@ -145,10 +146,11 @@ def load_planetoid(name: str = 'Cora', root: Optional[PathLike] = None, split: s
     raw_dir = _find_raw_dir(Path(root).expanduser(), name)
 
     base = cache_root(cache_dir) / 'planetoid' / source_key(name, raw_dir)
-    stage_files(raw_dir, base / name / 'raw', planetoid_raw_file_names(name),
-                stale=[base / name / 'processed'])
-    dataset = Planetoid(str(base), name, split='full' if split == 'full' else 'public')
-    data = dataset[0]
+    with cache_lock(base):
+        stage_files(raw_dir, base / name / 'raw', planetoid_raw_file_names(name),
+                    stale=[base / name / 'processed'])
+        dataset = Planetoid(str(base), name, split='full' if split == 'full' else 'public')
+        data = dataset[0]
     if split == 'random':
         data.train_mask, data.val_mask, data.test_mask = random_planetoid_split(data.y,
                                                                                seed=seed)
