@@ -3,6 +3,8 @@
 #   1. core path: without torch-sparse/torch-scatter (full-batch, torch.sparse);
 #   2. sparse path: with them installed (NeighborLoader mini-batches), tests marked `sparse`.
 # A run that collects no tests fails (pytest exit 5 is an error here).
+# Pass 1 skips tests marked `slow` (the 100-request streams, whose figures are recorded in
+# benchmarks/reliability); TGU_TEST_MARKERS="" bash scripts/test.sh runs them too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh "test,ogb,plot"
@@ -16,7 +18,7 @@ WHEELS="$TMPDIR/sparse-wheels"
 ( bash scripts/install_sparse.sh "$WHEELS" > "$TMPDIR/sparse-install.log" 2>&1; echo $? > "$TMPDIR/sparse-install.rc" ) &
 SPARSE_PID=$!
 set +e
-$PY -m pytest -q -p no:cacheprovider "$@"
+$PY -m pytest -q -p no:cacheprovider -m "${TGU_TEST_MARKERS:-not slow}" "$@"
 rc=$?
 set -e
 wait $SPARSE_PID || true
