@@ -41,7 +41,7 @@ from torch_geometric.data import Data, HeteroData
 
 from torch_geometric_unlearn.request import EdgeType, UnlearningRequest
 from torch_geometric_unlearn.transforms.functional import (REMOVED_MASK, _KEEP_NODE_KEYS,
-                                                           resolve_edge_type,
+                                                           _device_of, resolve_edge_type,
                                                            resolve_node_type,
                                                            reverse_edge_type)
 
@@ -174,16 +174,19 @@ class RemovedSet:
                                      for i, _ in v)}
 
 
-def _device_of(data: GraphData) -> Optional[torch.device]:
-    for store in data.stores:
-        for value in store.values():
-            if isinstance(value, Tensor):
-                return value.device
-    return None
-
-
 def _status(ok: bool) -> str:
     return 'pass' if ok else 'fail'
+
+
+def _unassigned(labels: Tensor, removed: 'RemovedSet', loc: str,
+                what: str) -> List['AuditCheck']:
+    r"""One check that every removed node has label -1 in :obj:`labels` (a shard assignment
+    or community vector); none when no node was removed."""
+    rm = removed.nodes.get(None)
+    if rm is None or not rm.numel():
+        return []
+    ok = bool((labels[rm.to(labels.device)] == -1).all())
+    return [AuditCheck(loc, what, _status(ok), int(rm.numel()))]
 
 
 def _keys(ei: Tensor, num_dst: int) -> Tensor:
@@ -582,12 +585,8 @@ def _register_builtin() -> None:
     def _graph_eraser(alg: Any, removed: RemovedSet, loc: str) -> List[AuditCheck]:
         if alg.assignment is None:
             return [AuditCheck(loc, 'fitted', 'skip', detail='not fitted')]
-        checks = []
-        rm = removed.nodes.get(None)
-        if rm is not None and rm.numel():
-            ok = bool((alg.assignment[rm.to(alg.assignment.device)] == -1).all())
-            checks.append(AuditCheck(f'{loc}.assignment', 'removed nodes in no shard',
-                                     _status(ok), int(rm.numel())))
+        checks = _unassigned(alg.assignment, removed, f'{loc}.assignment',
+                             'removed nodes in no shard')
         # Shards holding removed data were retrained after the removal: their data is checked
         # through shard_data; the sizes must agree with the assignment.
         sizes = torch.bincount(alg.assignment[alg.assignment >= 0],
@@ -603,13 +602,9 @@ def _register_builtin() -> None:
     def _cge(alg: Any, removed: RemovedSet, loc: str) -> List[AuditCheck]:
         if alg.communities is None or alg.mapped is None:
             return [AuditCheck(loc, 'fitted', 'skip', detail='not fitted')]
-        checks = []
         comm = alg.communities
-        rm = removed.nodes.get(None)
-        if rm is not None and rm.numel():
-            ok = bool((comm[rm.to(comm.device)] == -1).all())
-            checks.append(AuditCheck(f'{loc}.communities', 'removed nodes in no community',
-                                     _status(ok), int(rm.numel())))
+        checks = _unassigned(comm, removed, f'{loc}.communities',
+                             'removed nodes in no community')
         # The mapped graph must be exactly what the retained graph alone gives.
         graph = removed.graph
         fresh, keys, counts = alg.build_mapped_graph(graph, comm)

@@ -78,7 +78,12 @@ def _prepare(x: Optional[Tensor], propagation: LazyPropagation,
     if x is None:
         return None
     x = x.to(propagation.x.dtype)
-    return x / x.norm(dim=1, keepdim=True).clamp_min(1e-12) if normalize else x
+    return _row_normalize(x) if normalize else x
+
+
+def _row_normalize(x: Tensor) -> Tensor:
+    # Unit L2 rows (the fit-time preprocessing); all-zero rows stay zero.
+    return x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
 class PropagatedLinear(torch.nn.Module):
@@ -310,7 +315,7 @@ class ScaleGUN(UnlearningAlgorithm):
             raise ValueError('ScaleGUN needs an undirected graph (both edge directions)')
         x = data.x.to(self.dtype)
         if self.normalize:
-            x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+            x = _row_normalize(x)
         self.propagation = LazyPropagation(x, data.edge_index, num_steps=self.num_steps,
                                            weights=self.weights, r_max=self.r_max,
                                            dtype=self.dtype)
@@ -703,7 +708,7 @@ class ScaleGUNDeep(UnlearningAlgorithm):
 
     def fit(self, model: Optional[torch.nn.Module], data: GraphData) -> None:
         x = data.x.double()
-        x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        x = _row_normalize(x)
         self.propagation = LazyPropagation(x, data.edge_index, num_steps=self.num_steps,
                                            r_max=self.r_max)
         with torch.random.fork_rng(devices=[]):
