@@ -76,3 +76,13 @@ def toy_bipartite() -> HeteroData:
     data['user', 'rates', 'item'].edge_label_index = torch.tensor([[0, 1, 3], [4, 0, 2]])
     data['item', 'rev_rates', 'user'].edge_index = ei.flip(0)
     return data
+
+
+@pytest.fixture
+def single_thread():
+    r"""Runs a test with one torch thread (restored afterwards); used with
+    ``pytestmark = pytest.mark.usefixtures('single_thread')``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

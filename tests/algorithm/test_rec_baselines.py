@@ -16,12 +16,8 @@ from torch_geometric_unlearn.unlearner import Unlearner
 U, I = 60, 80
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Small sparse ops: one thread is faster and keeps results thread-count independent.
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 def make_task():

@@ -5,12 +5,8 @@ from torch_geometric_unlearn.nn.influence_encoder import (InfluenceEncoder,
                                                           influence_dependency_matrix)
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# Small sparse ops: one thread is faster and keeps results thread-count independent.
+pytestmark = pytest.mark.usefixtures('single_thread')
 
 
 U, I = 4, 5
