@@ -60,3 +60,25 @@ def test_bpr_training_and_shards_show_bars(capsys):
     assert SequentialExecutor().map(lambda job: job.shard, jobs) == [0, 1, 2]
     err = capsys.readouterr().err
     assert 'shards' in err and '/3 ' in err
+
+
+def test_greedy_forget_set_and_full_ranking_show_bars(capsys):
+    from torch_geometric_unlearn.forget.strategies import greedy_coverage
+    from torch_geometric_unlearn.metric.ranking import full_ranking_metrics
+    data = toy_graph()
+    cand = torch.arange(4)
+    greedy_coverage(data, cand, 2, generator=torch.Generator().manual_seed(0))
+    assert 'greedy forget set' not in capsys.readouterr().err
+    set_progress(True)
+    picks = greedy_coverage(data, cand, 2, generator=torch.Generator().manual_seed(0))
+    assert picks.numel() == 2
+    err = capsys.readouterr().err
+    assert 'greedy forget set' in err and '/2 ' in err
+    train = torch.tensor([[0, 1, 2], [0, 1, 2]])
+    test = torch.tensor([[0, 1, 2], [1, 2, 0]])
+    scores = torch.rand(3, 4, generator=torch.Generator().manual_seed(0))
+    out = full_ranking_metrics(lambda users: scores[users].clone(), train, test, num_users=3,
+                               num_items=4, k=2, batch_size=1)
+    assert out['num_users'] == 3
+    err = capsys.readouterr().err
+    assert 'full ranking' in err and '/3 ' in err

@@ -428,10 +428,15 @@ def check_feature_tensor(t: Tensor, removed: RemovedSet, location: str) -> List[
             entry[nodes.view(-1, 1), cols.to(t.device).view(1, -1)] = True
     if not bool(mask.any()) and entry is None:
         return []
-    if t.layout == torch.sparse_csr:
-        rows = torch.repeat_interleave(torch.arange(n, device=t.device),
-                                       t.crow_indices().diff())
-        cols = t.col_indices()
+    if t.layout in (torch.sparse_csr, torch.sparse_csc):
+        if t.layout == torch.sparse_csr:
+            rows = torch.repeat_interleave(torch.arange(n, device=t.device),
+                                           t.crow_indices().diff())
+            cols = t.col_indices()
+        else:  # CSC (e.g. a cached transpose viewed in the features' shape)
+            cols = torch.repeat_interleave(torch.arange(t.size(1), device=t.device),
+                                           t.ccol_indices().diff())
+            rows = t.row_indices()
         hit = mask[rows]
         if entry is not None:
             hit |= entry[rows, cols]

@@ -65,6 +65,11 @@ def main(argv: Optional[List[str]] = None) -> int:
               f"{med(r['mia_auc'] for r in rs):>9.3f}"
               f"{med(r['unlearn_seconds'] for r in rs):>10.3f}"
               f"{med(r['speedup_vs_retrain'] for r in rs):>9.1f}x")
+    if a.algorithms is None:
+        # The one family Cora cannot show: it unlearns user-item interactions.
+        print('UnlearnRec (recommendation: forgets user-item interactions) needs a bipartite '
+              'graph: python examples/unlearnrec.py (LightGCN, adversarial interactions), or '
+              'benchmarks/unlearnrec/ for MovieLens-100K and Gowalla.')
     if a.out:
         import json
 

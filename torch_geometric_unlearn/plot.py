@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from collections import OrderedDict
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -212,10 +213,12 @@ def plot_tradeoff(records: Sequence[Mapping[str, Any]], path: Optional[PathLike]
 
 def plot_scaling(records: Sequence[Mapping[str, Any]], x: str, y: str = 'unlearn_seconds',
                  path: Optional[PathLike] = None, logx: bool = True, logy: bool = True,
-                 title: Optional[str] = None, dpi: int = 120) -> Any:
+                 title: Optional[str] = None, dpi: int = 120, group: str = 'algorithm',
+                 xlabel: Optional[str] = None, ylabel: Optional[str] = None,
+                 marker: str = 'o') -> Any:
     r"""Scaling curves: :obj:`y` (e.g. unlearning time) against :obj:`x` (e.g. number of
-    nodes, or :obj:`num_removed`), one curve per algorithm, mean +- std over the records that
-    share an :obj:`x` value (seeds).
+    nodes, or :obj:`num_removed`), one curve per algorithm (or per value of :obj:`group`),
+    mean +- std over the records that share an :obj:`x` value (seeds, repeats).
 
     Args:
         records (Sequence[dict]): Records with :obj:`algorithm`, :obj:`x` and :obj:`y`
@@ -227,12 +230,17 @@ def plot_scaling(records: Sequence[Mapping[str, Any]], x: str, y: str = 'unlearn
         logy (bool, optional): Log-scaled y axis. (default: :obj:`True`)
         title (str, optional): Figure title. (default: :obj:`None`)
         dpi (int, optional): PNG resolution. (default: :obj:`120`)
+        group (str, optional): Key whose value names a curve. (default: :obj:`"algorithm"`)
+        xlabel (str, optional): Axis label instead of :obj:`x`. (default: :obj:`None`)
+        ylabel (str, optional): Axis label instead of :obj:`y`. (default: :obj:`None`)
+        marker (str, optional): Matplotlib marker of the points (:obj:`""`: lines only, for
+            long series). (default: :obj:`"o"`)
     """
     curves: 'OrderedDict[str, Dict[float, List[float]]]' = OrderedDict()
     for r in records:
         xv, yv = _get(r, x), _get(r, y)
         if isinstance(xv, (int, float)) and isinstance(yv, (int, float)):
-            curves.setdefault(str(r.get('algorithm', '?')), {}).setdefault(
+            curves.setdefault(str(r.get(group, '?')), {}).setdefault(
                 float(xv), []).append(float(yv))
     if not curves:
         raise ValueError(f"no record has numeric '{x}' and '{y}'")
@@ -241,17 +249,17 @@ def plot_scaling(records: Sequence[Mapping[str, Any]], x: str, y: str = 'unlearn
     for name, points in curves.items():
         xs = sorted(points)
         ms = [_mean_std(points[v]) for v in xs]
-        ax.errorbar(xs, [m for m, _ in ms], yerr=[s for _, s in ms], marker='o', capsize=3,
-                    label=name)
+        ax.errorbar(xs, [m for m, _ in ms], yerr=[s for _, s in ms], marker=marker or None,
+                    capsize=3 if marker else 0, label=name)
     if logx:
         ax.set_xscale('log')
     if logy:
         ax.set_yscale('log')
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or y)
     ax.legend(fontsize='small')
     if title:
-        ax.set_title(title)
+        ax.set_title(textwrap.fill(title, 60), fontsize='medium')
     _save(fig, path, dpi)
     return fig
 

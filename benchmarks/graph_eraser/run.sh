@@ -12,8 +12,8 @@ LIMIT=${LIMIT:-900}
 mkdir -p "$OUT"
 for C in 40 400; do
   TAG=partition; [ "$C" = 400 ] && TAG=partition400
-  for M in random blpa bekm community; do
-    R=3; [ "$M" = community ] && R=1
+  for M in random blpa bekm community community_torch community_igraph; do
+    R=3; case $M in community_torch|community_igraph) R=1;; esac
     echo "== $C communities, $M, load: $(cut -d' ' -f1-3 /proc/loadavg)"
     timeout "$LIMIT" .venv/bin/python benchmarks/graph_eraser/partition_bench.py \
       --communities "$C" --methods "$M" --repeats "$R" --out "$OUT/${TAG}_$M.json" \

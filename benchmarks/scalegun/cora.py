@@ -30,7 +30,7 @@ def main() -> None:
     p.add_argument('--requests', type=int, default=20, help='sequential single-edge removals')
     p.add_argument('--split', default='public')
     p.add_argument('--std', type=float, default=0.1)
-    p.add_argument('--lam', type=float, default=1e-2)
+    p.add_argument('--lam', type=float, default=1e-3)
     p.add_argument('--seed', type=int, default=0)
     args = p.parse_args()
     data = load_planetoid('Cora', split=args.split)

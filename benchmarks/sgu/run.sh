@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# SGU / NIM evidence on Cora (public split, 140 training nodes): GCN and SGC, 0.5% and 5% of
-# the training nodes, random and worst-case forget sets, seeds 0,1,2; Retrain, SGU (30 and 10
-# fine-tuning epochs), GIF and GIF with the NIM influenced set (NIM as a plug-in). Then NIM's
-# selection time and memory on a synthetic arxiv-size graph.
+# SGU / NIM evidence on Cora. (1) Full split (1,208 training nodes), GCN, 5% random (60
+# removed nodes), seeds 0-4: Retrain and SGU, where the MIA AUC is measurable. (2) Public split
+# (140 training nodes): GCN and SGC, 0.5% and 5% of the training nodes, random and worst-case
+# forget sets, seeds 0,1,2; Retrain, SGU (5 and 3 fine-tuning epochs), GIF and GIF with the NIM
+# influenced set (NIM as a plug-in). (3) NIM's selection time and memory on synthetic graphs
+# of 17k and 169k (arxiv-size) nodes -> results/scaling_nim.json.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
@@ -16,6 +18,11 @@ run() {  # model ratio strategy
     --algorithms "$ALGOS" --request node --ratio "$2" --strategy "$3" --seeds "$SEEDS" --quiet \
     --out "$OUT/cora_$1_$2_$3.json"
 }
+if [ -z "${SKIP_FULL:-}" ]; then
+  $PY -W ignore -m torch_geometric_unlearn.benchmark --dataset cora --split full --model gcn \
+    --algorithms retrain,sgu,sgu-fast --request node --ratio 0.05 --strategy random \
+    --seeds "${FULL_SEEDS:-0,1,2,3,4}" --quiet --out "$OUT/cora_full_gcn_0.05_random.json"
+fi
 run gcn 0.005 random
 run gcn 0.05 random
 run gcn 0.05 worst_case
@@ -23,5 +30,5 @@ run sgc 0.05 random
 run sgc 0.005 random
 run sgc 0.05 worst_case
 if [ -z "${SKIP_SCALE:-}" ]; then
-  $PY -W ignore benchmarks/sgu/nim_scale.py | tee "$OUT/nim_scale.txt"
+  $PY -W ignore benchmarks/sgu/nim_scale.py --json "$OUT/scaling_nim.json" | tee "$OUT/nim_scale.txt"
 fi

@@ -1,4 +1,6 @@
-r"""Prints a markdown table (means over seeds) from the CLI's JSON records in results/."""
+r"""Prints a markdown table from the CLI's JSON records in results/: per algorithm, ΔF1 against
+Retrain (mean and per seed), MIA AUC (per seed) and its difference to Retrain's on the same
+seed (median, mean, std), unlearning seconds and speed-up over Retrain (median)."""
 import glob
 import json
 import os
@@ -6,22 +8,36 @@ import statistics as st
 import sys
 
 root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), 'results')
-print('| file | algorithm | seeds | removed | macro-F1 | Retrain F1 | ΔF1 (pts) | MIA AUC | '
-      'Retrain MIA | unlearn s (median) | speed-up (median) |')
-print('|' + '---|' * 11)
+only = sys.argv[2:]  # optional file-name filters
+print('| file | algorithm | seeds | removed | ΔF1 pts (mean; per seed) | MIA AUC per seed | '
+      'ΔMIA vs Retrain (median; mean ± std) | unlearn s (median) | speed-up (median; per seed) |')
+print('|' + '---|' * 9)
+
+
+def fmt(xs, spec):
+    return ', '.join(format(x, spec) for x in xs)
+
+
 for path in sorted(glob.glob(os.path.join(root, '*.json'))):
+    name = os.path.basename(path)
+    if only and not any(o in name for o in only):
+        continue
     records = json.load(open(path))
-    if not isinstance(records, list):  # e.g. reliability_*.json (benchmarks/reliability)
+    if not isinstance(records, list):  # scaling_*.json, reliability_*.json
         continue
     retrain = {r['seed']: r for r in records if r['algorithm'] == 'retrain'}
     for alg in dict.fromkeys(r['algorithm'] for r in records):
         rs = [r for r in records if r['algorithm'] == alg]
-        f1 = st.mean(r['utility_after']['macro_f1'] for r in rs)
-        f1r = st.mean(r['utility_retrain']['macro_f1'] for r in rs)
-        mia = [r['mia_auc'] for r in rs if r.get('mia_auc') is not None]
-        miar = [retrain[r['seed']]['mia_auc'] for r in rs if r['seed'] in retrain]
-        print(f"| {os.path.basename(path)} | {alg} | {len(rs)} | {rs[0]['num_removed']} | "
-              f"{f1:.4f} | {f1r:.4f} | {100 * (f1 - f1r):+.2f} | "
-              f"{st.mean(mia):.3f} | {st.mean(miar):.3f} | "
+        df1 = [100 * (r['utility_after']['macro_f1'] - r['utility_retrain']['macro_f1'])
+               for r in rs]
+        mia = [r.get('mia_auc') for r in rs]
+        dm = [m - retrain[r['seed']]['mia_auc'] for m, r in zip(mia, rs)
+              if m is not None and r['seed'] in retrain]
+        sp = [r['speedup_vs_retrain'] for r in rs]
+        dmia = (f'{st.median(dm):+.3f}; {st.mean(dm):+.3f} ± {st.pstdev(dm):.3f}'
+                if dm else 'n/a')
+        print(f"| {name} | {alg} | {len(rs)} | {rs[0]['num_removed']} | "
+              f'{st.mean(df1):+.2f}; {fmt(df1, "+.2f")} | '
+              f'{fmt([m for m in mia if m is not None], ".3f")} | {dmia} | '
               f"{st.median(r['unlearn_seconds'] for r in rs):.2f} | "
-              f"{st.median(r['speedup_vs_retrain'] for r in rs):.1f} |")
+              f'{st.median(sp):.1f}; {fmt(sp, ".1f")} |')

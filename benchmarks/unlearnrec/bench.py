@@ -37,6 +37,8 @@ from torch_geometric_unlearn.unlearner import Unlearner
 KEEP = ('mi_bf', 'mi_ng', 'mi_ng_before', 'mi_bf_retrain', 'mi_ng_retrain', 'edge_mia_auc',
         'edge_mia_auc_retrain', 'removed_prob_before', 'removed_prob_after',
         'negative_prob_after', 'agreement_with_retrain')
+BACKBONE_KEYS = ('embedding_dim', 'num_layers', 'reg_weight', 'ssl_weight', 'ssl_temp', 'eps',
+                 'drop_ratio', 'include_layer0')
 
 
 def parse(argv=None) -> argparse.Namespace:
@@ -60,7 +62,25 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument('--pretrain-epochs', type=int, default=None,
                    help='UnlearnRec pre-training epochs (default: the class default)')
     p.add_argument('--out', default=None)
+    p.add_argument('--scores-out', default=None,
+                   help='write the score distributions of positive / negative / removed '
+                   'interactions before and after each method (first seed) here, for '
+                   'make_tables.py (UnlearnRec Fig. 2-3)')
+    p.add_argument('--scores-max', type=int, default=2000,
+                   help='at most this many scores per array in --scores-out (seeded sample)')
     return p.parse_args(argv)
+
+
+def _sample_scores(scores: dict, limit: int, seed: int) -> dict:
+    r"""At most :obj:`limit` values per array (a seeded sample), so the file stays small."""
+    gen = torch.Generator().manual_seed(seed)
+    out = {}
+    for key, values in scores.items():
+        if len(values) > limit:
+            idx = torch.randperm(len(values), generator=gen)[:limit].tolist()
+            values = [values[i] for i in idx]
+        out[key] = values
+    return out
 
 
 def timed(unlearner: Unlearner, request, repeats: int):
@@ -84,6 +104,7 @@ def main(argv=None) -> int:
     et = ('user', 'rates', 'item')
     U, I = data['user'].num_nodes, data['item'].num_nodes
     records = []
+    score_doc = None
     for seed in [int(s) for s in args.seeds.split(',')]:
         task = build_task(args, True, seed)
         clean = _fresh_model(args, data, True, seed)
@@ -124,11 +145,16 @@ def main(argv=None) -> int:
         retrain = served['retrain'][0]
         retrain_s = statistics.median(served['retrain'][1])
         utility_retrain = task.evaluate(retrain.model, retrain.data)
+        scores_by_method: dict = {}
         for name in [n for n in names if n in served]:
             result, secs, peaks, fit_seconds = served[name]
             after = task.evaluate(result.model, result.data)
+            want_scores = args.scores_out is not None and score_doc is None
             ev = evaluate_unlearning(task, attacked, original, result, retrain, request,
-                                     seed=seed, cache=cache)
+                                     seed=seed, cache=cache, return_scores=want_scores)
+            if want_scores:
+                scores_by_method[name] = _sample_scores(ev['score_distributions'],
+                                                        args.scores_max, seed)
             med = statistics.median(secs)
             rec = {
                 'dataset': args.dataset, 'model': args.model, 'algorithm': name,
@@ -142,6 +168,8 @@ def main(argv=None) -> int:
                 'retrain_seconds': retrain_s, 'speedup_vs_retrain': retrain_s / max(med, 1e-12),
                 'peak_memory_bytes': max(peaks), 'fit_seconds': fit_seconds,
                 'train_seconds': train_seconds, 'loadavg': os.getloadavg(),
+                'backbone_config': {k: getattr(original, k) for k in BACKBONE_KEYS
+                                    if hasattr(original, k)},
                 'extras': {k: v for k, v in result.extras.items() if k != 'train'},
             }
             rec.update({k: ev.get(k) for k in KEEP})
@@ -151,6 +179,20 @@ def main(argv=None) -> int:
                   f"MI-BF={rec['mi_bf']:.3f} MI-NG={rec['mi_ng']:.3f} "
                   f"t={med:.3f}s x{rec['speedup_vs_retrain']:.1f} "
                   f"peak={rec['peak_memory_bytes'] / 2**20:.0f}MB", flush=True)
+        if args.scores_out is not None and score_doc is None:
+            score_doc = {'kind': 'score_distributions', 'seed': seed,
+                         'title': f'{args.dataset}, {args.model}: sigmoid(e_u . e_i) of '
+                                  'positive / negative / removed (adversarial) interactions',
+                         'xlabel': 'sigmoid(e_u . e_i)',
+                         'command': 'python benchmarks/unlearnrec/bench.py ' + ' '.join(
+                             sys.argv[1:] if argv is None else argv),
+                         'loadavg': os.getloadavg(), 'methods': scores_by_method}
+    if score_doc is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(args.scores_out)), exist_ok=True)
+        with open(args.scores_out, 'w') as f:
+            json.dump(score_doc, f)
+        print(f'wrote score distributions of {len(score_doc["methods"])} methods to '
+              f'{args.scores_out}', file=sys.stderr)
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, 'w') as f:

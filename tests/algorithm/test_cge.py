@@ -185,6 +185,10 @@ def test_bad_input_and_approximate_option():
         CGE(feature='median')
     with pytest.raises(ValueError, match='predict'):
         CGE(predict='vote')
+    with pytest.raises(ValueError, match='select'):
+        CGE(select='leaf')
+    with pytest.raises(ValueError, match='patience'):
+        CGE(patience=0)
     assert CGE(warm_start=True).guarantee == 'approximate'
     data = sbm(seed=3)
     unlearner, _ = make(data)
@@ -197,3 +201,27 @@ def test_bad_input_and_approximate_option():
     warm, _ = make(data, warm_start=True, finetune_epochs=5)
     result = warm.unlearn(UnlearningRequest.nodes(torch.tensor([0])))
     assert result.guarantee == 'approximate' and result.extras['train']['warm_start']
+
+
+@pytest.mark.parametrize('select', ['community', 'predict'])
+def test_model_selection_scores_validation_nodes_as_documented(select):
+    # The recorded best validation accuracy is that of the kept (best) weights, with the
+    # validation nodes predicted through their community (index lookup into the mapped
+    # logits) or with the prediction rule (fuse: leaves attached to the mapped graph).
+    data = sbm(seed=4)
+    unlearner, _ = make(data, epochs=40, patience=5, select=select)
+    result = unlearner.unlearn(UnlearningRequest.nodes(torch.tensor([3, 7])))
+    algo, info = unlearner.algorithm, result.extras['train']
+    assert info['select'] == select
+    val = result.data.val_mask.nonzero().view(-1)
+    with torch.no_grad():
+        if select == 'community':
+            c = algo.communities[val]
+            pred = algo.model.mapped_logits().argmax(-1)[c.clamp(min=0)]
+            pred = torch.where(c >= 0, pred, torch.full_like(pred, -1))
+        else:
+            pred = algo.model.predict_nodes(result.data.x, result.data.edge_index,
+                                            val).argmax(-1)
+    acc = float((pred == result.data.y[val]).float().mean())
+    assert info['best_val_accuracy'] == pytest.approx(acc, abs=1e-6)
+    assert info['epochs'] <= info['best_epoch'] + 1 + 5

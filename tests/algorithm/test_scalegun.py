@@ -29,7 +29,9 @@ def _train_edges(cora, k):
 
 
 def test_edge_request_matches_retraining_from_scratch(cora):
-    u, alg = _fit(cora)
+    # lam 1e-2: a 5-edge batch on Cora's 140 training nodes stays within the budget (at the
+    # default 1e-3 it triggers a retrain), so the Newton step itself is compared.
+    u, alg = _fit(cora, lam=1e-2)
     acc = u.evaluate()['accuracy']
     assert acc > 0.65
     cert = alg.certificate
@@ -47,7 +49,7 @@ def test_edge_request_matches_retraining_from_scratch(cora):
                           (alg.propagation.embedding @ alg.W).float())
     # Reference: the same certified model retrained from scratch (same noise) on propagation
     # recomputed from scratch on the retained graph.
-    ref, ref_alg = _fit(res.data)
+    ref, ref_alg = _fit(res.data, lam=1e-2)
     assert not res.extras['retrained']
     rel = float((alg.W - ref_alg.W).norm() / ref_alg.W.norm())
     assert rel < 1e-3, rel
@@ -90,8 +92,10 @@ def test_failed_request_is_atomic_and_seed_reproducible(cora):
         u.unlearn(UnlearningRequest.edges(bad))
     # Also when the algorithm itself fails after touching the propagation state.
     alg.certificate.budget = 0.0  # propagation term alone now exceeds the budget
+    alg.flush_share = None  # (with flushing, the residues would be pushed instead)
     with pytest.raises(RuntimeError, match='cannot be certified'):
         u.unlearn(UnlearningRequest.edges(_train_edges(cora, 2)))
+    alg.flush_share = 0.1
     assert torch.equal(alg.W, W) and torch.equal(alg.propagation.embedding, z)
     assert alg.certificate.as_dict()['budget'] == 0.0
     alg.certificate.budget = cert['budget']
@@ -245,7 +249,7 @@ def test_adaptive_refinement_spends_less_budget(cora):
     than a single solve with the cached factorisation, for the same requests."""
     spent = {}
     for refine in (0, 2):
-        _, alg = _fit(cora, refine=refine)
+        _, alg = _fit(cora, refine=refine, lam=1e-2)  # no retrain within the 4 requests
         cur = cora
         for i in range(4):
             req = UnlearningRequest.edges(_train_edges(cora, 8)[:, 2 * i:2 * i + 2])
@@ -271,3 +275,56 @@ def test_model_queried_on_another_graph_propagates_it(cora):
     # The removed nodes' logits are not the all-zero rows of the retained state.
     assert float(res.model()[nodes].abs().sum()) < 1e-6
     assert float(on_original[nodes].abs().sum()) > 0
+
+
+def test_large_r_max_flushes_residues_and_stays_certified(cora):
+    # r_max 1e-3 leaves residues whose propagation term would take more than flush_share of
+    # the budget: they are pushed (flush) before the Newton step, so the term never exceeds
+    # that share, the features are then exact, and the model still matches retraining.
+    u, alg = _fit(cora, r_max=1e-3, flush_share=0.1)
+    # default lam 1e-3: 0.772 on the public split (1e-2 underfits: 0.750, full split 0.60)
+    assert u.evaluate()['accuracy'] > 0.76
+    budget = alg.certificate.budget
+    assert alg.certificate.propagation_term <= 0.1 * budget
+    flushed = []
+    for i in range(4):
+        res = u.unlearn(UnlearningRequest.edges(_train_edges(cora, 40)[:, 10 * i:10 * i + 10]))
+        ex = res.extras
+        assert ex['propagation_term'] <= 0.1 * budget
+        assert ex['flushed'] == (ex['propagation_term_lazy'] > 0.1 * budget)
+        flushed.append(ex['flushed'])
+        prop = alg.propagation
+        true = float((prop.exact() - prop.embedding).norm())
+        assert true <= prop.error_norm() + 1e-12  # the certified term bounds the real error
+    assert any(flushed)
+    ref, ref_alg = _fit(res.data, r_max=1e-9, seed=alg.certificate.retrained)  # same noise
+    agree = float((alg.model().argmax(-1) == ref_alg.model().argmax(-1)).float().mean())
+    assert agree > 0.99
+    with pytest.raises(ValueError, match='flush_share'):
+        ScaleGUN(flush_share=2.0)
+
+
+def test_training_shows_a_progress_bar(cora, capsys):
+    from torch_geometric_unlearn.utils import set_progress
+    try:
+        set_progress(True)
+        _fit(cora, max_iter=5)
+        err = capsys.readouterr().err
+        assert 'ScaleGUN train (L-BFGS evaluations)' in err
+        assert 'propagation (push levels)' in err
+    finally:
+        set_progress(None)
+
+
+def test_training_polishes_until_the_residual_fits_the_budget(cora):
+    # A barely trained L-BFGS start (3 iterations, float32): two damped Newton steps leave a
+    # gradient residual above the budget; the polish continues (up to max_polish steps) until
+    # it is below 1 % of the budget, and a model that cannot get there is refused, never
+    # certified over budget.
+    alg = ScaleGUN(dtype=torch.float32, max_iter=3)
+    alg.fit(None, cora)
+    assert alg.certificate.data_term <= 0.01 * alg.certificate.budget
+    alg = ScaleGUN(dtype=torch.float32, max_iter=3)
+    alg.max_polish = 2
+    with pytest.raises(RuntimeError, match='did not converge'):
+        alg.fit(None, cora)

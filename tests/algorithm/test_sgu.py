@@ -24,7 +24,7 @@ def node_runs(cora, trained_gcn):
     model, task = trained_gcn
     request = select_request(cora, 'node', ratio=0.05, seed=0)
     retrain = Unlearner(copy.deepcopy(model), Retrain(), task=task).fit(cora).unlearn(request)
-    sgu = Unlearner(copy.deepcopy(model), SGU(epochs=30), task=task).fit(cora).unlearn(request)
+    sgu = Unlearner(copy.deepcopy(model), SGU(), task=task).fit(cora).unlearn(request)
     return request, retrain, sgu
 
 
@@ -96,6 +96,7 @@ def test_bad_input_is_rejected_and_state_kept(cora, trained_gcn):
         SGU(selector=3)
     with pytest.raises(ValueError, match='forget_loss'):
         SGU(forget_loss='random')
+    assert SGU().forget_loss == 'match'
     with pytest.raises(ValueError, match='utility_tolerance'):
         SGU(utility_tolerance=-0.1)
     bad = SGU(selector=lambda data, request, model, task: torch.tensor([cora.num_nodes + 5]))
@@ -135,7 +136,7 @@ def test_node_request_stream_stays_near_retrain(cora):
     model = reinitialize(build_node_model('gcn', cora.num_features, 7), seed=0)
     task.train(model, cora)
     requests = request_stream(cora, 20, seed=0, kinds=('node', ))
-    u = Unlearner(copy.deepcopy(model), SGU(epochs=30), task=task).fit(cora)
+    u = Unlearner(copy.deepcopy(model), SGU(), task=task).fit(cora)
     for request in requests:
         u.unlearn(request)
     graph = cora
@@ -146,3 +147,93 @@ def test_node_request_stream_stays_near_retrain(cora):
     acc_retrain = task.evaluate(fresh, graph)['accuracy']
     acc = u.evaluate()['accuracy']
     assert acc >= acc_retrain - 0.04, (acc, acc_retrain)
+
+
+def test_forget_matches_never_trained_nodes_not_below(cora, trained_gcn):
+    r"""Issue 8: the forget objective lands the removed nodes' true-class confidences (queried
+    on the original graph, as a membership attacker does) at the level of never-trained
+    nodes, not below. Measured on this request (1-D Wasserstein distance to the original
+    weights' validation confidences on G'): 'match' 0.069, Retrain 0.059, the previous
+    one-sided 'away' objective (30 epochs, lr 1e-3) 0.196 (mean 0.515 vs the validation
+    nodes' 0.613: over-forgetting, which made the demo's MIA AUC 0.29 vs Retrain's 0.63)."""
+    model, task = trained_gcn
+    request = select_request(cora, 'node', ratio=0.05, seed=1)
+    removed = request.node_index
+    val = cora.val_mask.nonzero().view(-1)
+    ref = task.predict_proba(model, request.apply(cora))[val, cora.y[val]]
+    levels = (torch.arange(removed.numel()) + 0.5) / removed.numel()
+    q = torch.quantile(ref, levels)
+
+    def w1(alg):
+        res = Unlearner(copy.deepcopy(model), alg, task=task).fit(cora).unlearn(request)
+        conf = task.predict_proba(res.model, cora)[removed, cora.y[removed]]
+        return float((conf.sort().values - q).abs().mean()), float(conf.mean()), res
+
+    gap, mean, res = w1(SGU())
+    assert gap <= 0.1, gap
+    assert mean >= float(ref.mean()) - 0.05, (mean, float(ref.mean()))
+    assert res.extras['forgotten'] and len(res.extras['forget_gap_curve']) >= 1
+    gap_away, mean_away, _ = w1(SGU(epochs=30, lr=1e-3, forget_loss='away',
+                                    forget_tolerance=0.0))
+    assert gap_away > gap + 0.05, (gap_away, gap)
+
+
+def test_nim_reuses_soft_labels_and_matches_own_inference(cora, trained_gcn):
+    r"""SGU hands NIM the original model's soft labels on G (no second inference); the HIE
+    are those NIM selects on its own."""
+    model, task = trained_gcn
+    request = select_request(cora, 'node', ratio=0.05, seed=0)
+    calls = []
+
+    class Counting(NIM):
+        def __call__(self, data, request, model=None, task=None, soft_labels=None):
+            calls.append(soft_labels is not None)
+            return super().__call__(data, request, model, task, soft_labels)
+
+    res = Unlearner(copy.deepcopy(model), SGU(selector=Counting(), epochs=1),
+                    task=task).fit(cora).unlearn(request)
+    assert calls == [True]
+    own = NIM()(cora, request, model, task)
+    mask = torch.zeros(cora.num_nodes, dtype=torch.bool)
+    mask[own] = True
+    assert torch.equal(res.extras['hie'], mask.nonzero().view(-1))
+
+
+def test_link_prediction_edge_request(cora):
+    r"""Issue 8, link prediction: after SGU the removed edges' scores (on G') drop from the
+    original weights' toward Retrain's (held-out-edge level), the edges are gone and test AUC
+    stays near Retrain's. Measured: mean probability of the 100 removed edges 0.859 (original
+    weights) -> 0.817 (SGU), Retrain 0.826; test AUC 0.9026 vs Retrain 0.9065."""
+    from torch_geometric_unlearn.nn import build_node_model
+    from torch_geometric_unlearn.task import reinitialize
+    from torch_geometric_unlearn.task.link import LinkPredictionTask, undirected_pairs
+    data = LinkPredictionTask.split(cora, seed=0)
+    task = LinkPredictionTask(epochs=100, seed=0)
+    model = reinitialize(build_node_model('gcn', cora.num_features, 32), seed=0)
+    task.train(model, data)
+    pairs = undirected_pairs(data.edge_index)
+    gen = torch.Generator().manual_seed(1)
+    removed = pairs[:, torch.randperm(pairs.size(1), generator=gen)[:100]]
+    request = UnlearningRequest.edges(removed)
+    retrain = Unlearner(copy.deepcopy(model), Retrain(), task=task).fit(data).unlearn(request)
+    sgu = Unlearner(copy.deepcopy(model), SGU(forget_tolerance=0.01), task=task).fit(
+        data).unlearn(request)
+
+    def prob(m, g):
+        return float(torch.sigmoid(task.score(task.embeddings(m, g), removed)).mean())
+
+    before, after = prob(model, sgu.data), prob(sgu.model, sgu.data)
+    ret = prob(retrain.model, retrain.data)
+    assert after < before - 0.02, (before, after)
+    assert abs(after - ret) < abs(before - ret), (before, after, ret)
+    auc, auc_ret = task.evaluate(sgu.model, sgu.data)['auc'], \
+        task.evaluate(retrain.model, retrain.data)['auc']
+    assert abs(auc - auc_ret) <= 0.01, (auc, auc_ret)
+    left = undirected_pairs(sgu.data.edge_index)
+    n = cora.num_nodes
+    assert not bool(torch.isin(left[0] * n + left[1], removed.min(0).values * n +
+                               removed.max(0).values).any())
+    assert sgu.extras['num_hie'] > 0 and 'best_val_auc' in sgu.extras
+    with pytest.raises(ValueError, match='edge requests'):
+        Unlearner(copy.deepcopy(model), SGU(epochs=1), task=task).fit(data).unlearn(
+            UnlearningRequest.nodes([0]))

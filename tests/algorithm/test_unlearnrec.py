@@ -183,6 +183,24 @@ def test_pretraining_is_reproducible(attacked):
     assert torch.equal(encs[0].h0, encs[1].h0) and torch.equal(encs[0].w_eta, encs[1].w_eta)
 
 
+def test_progress_bars_on_pretraining_and_finetuning(attacked, capsys, monkeypatch):
+    from torch_geometric_unlearn.utils import set_progress
+    graph, request, model = attacked
+    monkeypatch.delenv('TGU_PROGRESS', raising=False)
+    algo = UnlearnRec(pretrain_epochs=1, finetune_epochs=1, max_steps_per_epoch=1)
+    ul = Unlearner(copy.deepcopy(model), algo, task=make_task())
+    ul.fit(graph)
+    assert 'UnlearnRec' not in capsys.readouterr().err  # silent by default
+    set_progress(True)
+    try:
+        ul.fit(graph)
+        ul.unlearn(request)
+    finally:
+        set_progress(None)
+    err = capsys.readouterr().err
+    assert 'UnlearnRec pre-training' in err and 'UnlearnRec fine-tuning' in err
+
+
 def test_benchmark_cli_wiring(tmp_path):
     import json
 

@@ -172,3 +172,17 @@ def test_batched_greedy_equals_sequential_greedy(seed, num_u, num_c, m):
         ref = _sequential_greedy(nim, rows, cols, vals, num_u, num_c, budget, quota)
         assert got.tolist() == ref
         assert bool((gains > 0).all()) and gains.numel() == len(ref)
+
+
+def test_local_propagation_equals_the_full_rows():
+    r"""NIM propagates features only around the UE and candidates (``nodes=``): the rows
+    must equal those of the full propagation (walks stay within K hops; the edge weights use
+    the whole graph's degrees), here with multi-edges, a self loop and a one-way edge."""
+    data, _ = ring_graph(50)
+    ei = torch.cat([data.edge_index, torch.tensor([[4, 9, 9], [4, 30, 30]])], dim=1)
+    nodes = torch.tensor([0, 9, 30, 31])
+    for k in (0, 1, 2, 3):
+        full = propagate_features(data.x, ei, 50, k)
+        local = propagate_features(data.x, ei, 50, k, nodes=nodes)
+        assert local.shape == (4, data.x.size(1))
+        assert torch.allclose(local, full[nodes], atol=1e-6), k

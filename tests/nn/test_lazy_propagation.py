@@ -116,3 +116,54 @@ def test_propagate_matches_exact_and_embedding_for_dispatches():
     assert float(z_orig[5].abs().sum()) > 0.1 and float(lp.embedding[5].abs().sum()) < 1e-12
     with pytest.raises(ValueError, match='both'):
         lp.embedding_for(x, None)
+
+
+@pytest.mark.parametrize('weights', [None, [0.2, 0.3, 0.5]])
+def test_frobenius_bound_flush_and_rollback(weights):
+    # r = 1/2: ||Z - Z_hat||_F <= sum_l |w_l| sum_{j<=l} ||D^{-1/2} R_j||_F, maintained
+    # incrementally through degree changes; much tighter than the l1 bound, never below the
+    # true error. flush() empties every residue, so the embedding becomes exact.
+    x, ei = _synthetic(n=400, m=2400, f=8)
+    lp = LazyPropagation(x, ei, num_steps=2, weights=weights, r_max=3e-4)
+    und = ei[:, ei[0] < ei[1]]
+    late = und[:, 40:120]
+    late = late[:, ~torch.isin(late, torch.tensor([3, 50])).any(0)][:, :50]
+    steps = [dict(remove_edges=und[:, :5]), dict(remove_nodes=torch.tensor([3, 50])),
+             dict(feature_nodes=torch.tensor([7, 8]), feature_index=torch.tensor([1])),
+             dict(remove_edges=late)]
+    for kw in steps:
+        lp.update(**kw)
+        true = float((lp.exact() - lp.embedding).norm())
+        fro, l1 = lp.error_norm(), float(lp.error_bound().norm())
+        assert true <= fro + 1e-12 and fro <= l1
+        dinv = lp.deg.reciprocal()
+        for level, res in enumerate(lp.res):  # running sums equal the exact sums
+            assert bool((res.ne(0).any(-1) <= lp.dirty[level]).all())  # flush finds them all
+            assert abs(float(lp.res_sq[level]) - float((res.pow(2).sum(-1) * dinv).sum())) \
+                <= 1e-12 * max(1.0, float(lp.res_sq[level]))
+    assert true > 0 and fro < 0.5 * l1  # not vacuous, and tighter than l1
+    z, state = lp.embedding.clone(), [t.clone() for t in lp.res + lp.q]
+    norms = (lp.error_norm(), lp.error_bound().clone())
+    lp.begin()
+    rows = lp.flush()
+    assert rows.numel() > 0 and lp.error_norm() == 0 and float(lp.error_bound().max()) == 0
+    assert torch.allclose(lp.embedding, lp.exact(), atol=1e-12)
+    changed = (lp.embedding != z).any(1).nonzero().view(-1)
+    assert bool(torch.isin(changed, rows).all())
+    lp.rollback()
+    assert torch.equal(lp.embedding, z) and all(
+        torch.equal(a, b) for a, b in zip(lp.res + lp.q, state))
+    assert lp.error_norm() == norms[0] and torch.equal(lp.error_bound(), norms[1])
+
+
+def test_full_build_shows_a_progress_bar(capsys):
+    from torch_geometric_unlearn.utils import set_progress
+    x, ei = _synthetic()
+    try:
+        LazyPropagation(x, ei)
+        assert 'propagation' not in capsys.readouterr().err  # silent by default
+        set_progress(True)
+        LazyPropagation(x, ei)
+        assert 'propagation (push levels)' in capsys.readouterr().err
+    finally:
+        set_progress(None)

@@ -23,9 +23,10 @@ def cliques(num: int = 3, size: int = 6) -> torch.Tensor:
     return to_undirected(torch.tensor(edges).t())
 
 
-@pytest.mark.parametrize('backend', ['igraph', 'networkx', 'python-louvain'])
+@pytest.mark.parametrize('backend',
+                         ['torch', 'igraph', 'leiden', 'fast', 'networkx', 'python-louvain'])
 def test_louvain_finds_cliques_and_is_contiguous(backend):
-    if backend == 'igraph':
+    if backend in ('igraph', 'leiden'):
         pytest.importorskip('igraph')
     if backend == 'python-louvain':
         pytest.importorskip('community')
@@ -61,6 +62,37 @@ def test_modularity_matches_networkx(cora):
     expected = nx.community.modularity(g, parts)
     assert modularity(cora.edge_index, comm) == pytest.approx(expected, abs=1e-5)
     assert expected > 0.75  # Louvain on Cora
+
+
+@pytest.mark.parametrize('backend', ['torch', 'leiden'])
+def test_fast_backends_reach_louvain_modularity_on_cora(cora, backend):
+    if backend == 'leiden':
+        pytest.importorskip('igraph')
+    comm = louvain(cora.edge_index, cora.num_nodes, seed=0, backend=backend)
+    reference = modularity(cora.edge_index, louvain(cora.edge_index, cora.num_nodes, seed=0,
+                                                    backend='networkx'))
+    assert modularity(cora.edge_index, comm) > reference - 0.02  # networkx: ~0.81
+    assert sorted(comm.unique().tolist()) == list(range(int(comm.max()) + 1))
+    assert torch.equal(comm, louvain(cora.edge_index, cora.num_nodes, seed=0,
+                                     backend=backend))
+
+
+def test_torch_louvain_recovers_planted_communities_and_resolution():
+    # 8 planted communities of 50 nodes, 90% of the edges inside: Louvain recovers them.
+    g = torch.Generator().manual_seed(0)
+    block = torch.arange(400) // 50
+    src = torch.randint(0, 400, (3000, ), generator=g)
+    inside = torch.rand(3000, generator=g) < 0.9
+    dst = torch.where(inside, block[src] * 50 + torch.randint(0, 50, (3000, ), generator=g),
+                      torch.randint(0, 400, (3000, ), generator=g))
+    ring = torch.stack([torch.arange(400), block * 50 + (torch.arange(400) + 1) % 50])
+    ei = to_undirected(torch.cat([torch.stack([src, dst]), ring], dim=1))  # no isolated node
+    comm = louvain(ei, 400, seed=1, backend='torch')
+    pairs = torch.unique(comm * 8 + block)  # (found, planted) pairs
+    assert pairs.numel() == 8 and int(comm.max()) + 1 == 8
+    assert modularity(ei, comm) > 0.7
+    finer = louvain(ei, 400, seed=1, backend='torch', resolution=8.0)
+    assert int(finer.max()) + 1 > 8
 
 
 def test_conductance_by_hand():

@@ -87,9 +87,10 @@ def test_bekm_capacity_forces_balance():
     assert (s >= 0).all()
 
 
-def test_community_partition_balanced_and_keeps_communities():
+@pytest.mark.parametrize('backend', ['fast', 'torch', 'networkx'])
+def test_community_partition_balanced_and_keeps_communities(backend):
     ei, _ = planted()
-    s = community_partition(ei, 600, 6, seed=0)
+    s = community_partition(ei, 600, 6, seed=0, backend=backend)
     sizes = torch.bincount(s)
     assert sizes.max() - sizes.min() <= 1
     assert partition_stats(ei, s, 6)['edges_kept'] > 0.6

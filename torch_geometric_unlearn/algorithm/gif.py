@@ -8,7 +8,9 @@ import warnings
 from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
+from torch.overrides import TorchFunctionMode
 from torch_geometric.utils import k_hop_subgraph
 
 from torch_geometric_unlearn.algorithm.base import GraphData, UnlearningAlgorithm
@@ -30,6 +32,123 @@ SOLVERS = ('lissa', 'cg')
 #: ``scale='auto'`` sets LiSSA's scale to this multiple of the top Hessian eigenvalue (on
 #: Cora's public split, lambda_max ~ 147 for a GCN, so this is close to the authors' 500).
 AUTO_SCALE_FACTOR = 3.0
+
+
+class _CSRMatmul(torch.autograd.Function):
+    r""":math:`\mathbf{A}\mathbf{M}` for a constant sparse CSR :math:`\mathbf{A}` (the node
+    features), differentiable in :math:`\mathbf{M}` to any order: the backward pass is
+    :math:`\mathbf{A}^\top\mathbf{G}` with the precomputed CSR transpose (PyTorch converts
+    :math:`\mathbf{A}^\top` to CSR on every backward pass otherwise, which dominated a
+    Hessian-vector product with Cora's bag-of-words features)."""
+
+    @staticmethod
+    def forward(ctx: Any, m: Tensor, a: Tensor, a_t: Tensor) -> Tensor:  # type: ignore
+        ctx.a, ctx.a_t = a, a_t
+        return a @ m
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor):  # type: ignore
+        return _CSRMatmul.apply(grad, ctx.a_t, ctx.a), None, None
+
+
+class _SparseFeatures(TorchFunctionMode):
+    r"""Routes :obj:`F.linear(x, W, b)` (and :obj:`x @ W`) on the sparse CSR features
+    :obj:`x` fed to the model through :class:`_CSRMatmul`, computing :math:`(\mathbf{X}
+    \mathbf{W}^\top)[\text{rows}] + \mathbf{b}` from the whole graph's features
+    :math:`\mathbf{X}` and their cached transpose (exactly the same product; :obj:`x` is
+    :obj:`X[rows]` on a subgraph). Every other operation runs unchanged."""
+
+    _LINEAR = (F.linear, )
+    _MATMUL = (torch.matmul, torch.mm, torch.Tensor.matmul, torch.Tensor.__matmul__,
+               torch.sparse.mm)
+
+    def __init__(self, x: Tensor, a: Tensor, a_t: Tensor, rows: Optional[Tensor]) -> None:
+        super().__init__()
+        self.x, self.a, self.a_t, self.rows = x, a, a_t, rows
+
+    def _product(self, m: Tensor) -> Tensor:
+        out = _CSRMatmul.apply(m, self.a, self.a_t)
+        return out if self.rows is None else out.index_select(0, self.rows)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if args and args[0] is self.x:
+            if func in self._LINEAR and len(args) + len(kwargs) <= 3:
+                weight = args[1] if len(args) > 1 else kwargs.get('weight')
+                bias = args[2] if len(args) > 2 else kwargs.get('bias')
+                if isinstance(weight, Tensor) and weight.dim() == 2 and weight.layout == \
+                        torch.strided:
+                    out = self._product(weight.t())
+                    return out if bias is None else out + bias
+            elif func in self._MATMUL and len(args) == 2 and not kwargs \
+                    and isinstance(args[1], Tensor) and args[1].dim() == 2 \
+                    and args[1].layout == torch.strided:
+                return self._product(args[1])
+        return func(*args, **kwargs)
+
+
+def _drop_entries(csr: Tensor, row_hit: Optional[Tensor],
+                  col_hit: Optional[Tensor]) -> Tensor:
+    r"""A copy of the 2-D CSR tensor without the entries whose row is in :obj:`row_hit` and
+    whose column is in :obj:`col_hit` (boolean masks; :obj:`None` matches all), in
+    :math:`O(\text{nnz})`; the dropped entries are gone, not stored as zeros."""
+    crow, col, val = csr.crow_indices(), csr.col_indices(), csr.values()
+    n = csr.size(0)
+    row_of = torch.repeat_interleave(torch.arange(n, device=col.device), crow.diff())
+    drop = torch.ones_like(col, dtype=torch.bool)
+    if row_hit is not None:
+        drop &= row_hit[row_of]
+    if col_hit is not None:
+        drop &= col_hit[col]
+    keep = ~drop
+    new_crow = torch.zeros(n + 1, dtype=crow.dtype, device=col.device)
+    new_crow[1:] = torch.cumsum(torch.bincount(row_of[keep], minlength=n), 0)
+    with warnings.catch_warnings():  # "sparse invariant checks are disabled"
+        warnings.simplefilter('ignore', UserWarning)
+        return torch.sparse_csr_tensor(new_crow, col[keep], val[keep], csr.shape)
+
+
+def _transpose_csr(csr: Tensor) -> Tensor:
+    r"""The CSR form of the transpose of a 2-D CSR tensor."""
+    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+        warnings.simplefilter('ignore', UserWarning)
+        return csr.t().to_sparse_csr()
+
+
+class _HessianCache:
+    r"""The differentiable training-loss gradient of one (model, graph) pair (the graph every
+    Hessian-vector product reuses), built in :meth:`GIF.fit` and consumed by the first request.
+    Valid only while the model's parameters (object and in-place version), the graph's
+    tensors and the options it was built with are unchanged. Never copied: a deep copy or a
+    pickle of the algorithm drops it (it is rebuilt when needed)."""
+
+    def __init__(self, hvp_fn: Callable, model: torch.nn.Module, params: Tuple[Tensor, ...],
+                 data: GraphData, key: Tuple[Any, ...]) -> None:
+        self.hvp_fn, self.model, self.params, self.data, self.key = hvp_fn, model, params, \
+            data, key
+        self.versions = tuple(p._version for p in params)
+        self.tensors = tuple((t, t._version) for t in _graph_tensors(data))
+
+    def matches(self, model: torch.nn.Module, params: Tuple[Tensor, ...], data: GraphData,
+                key: Tuple[Any, ...]) -> bool:
+        return (self.model is model and self.data is data and self.key == key
+                and len(params) == len(self.params)
+                and all(a is b and a._version == v
+                        for a, b, v in zip(params, self.params, self.versions))
+                and len(self.tensors) == len(_graph_tensors(data))
+                and all(t is u and t._version == v
+                        for (t, v), u in zip(self.tensors, _graph_tensors(data))))
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> None:
+        return None
+
+    def __reduce__(self):
+        return (type(None), ())
+
+
+def _graph_tensors(data: GraphData) -> Tuple[Tensor, ...]:
+    return tuple(v for _, v in sorted(data.to_dict().items(), key=lambda kv: kv[0])
+                 if isinstance(v, Tensor))
 
 
 class GIF(UnlearningAlgorithm):
@@ -107,15 +226,18 @@ class GIF(UnlearningAlgorithm):
             (default: :obj:`None`)
         cg_tol (float, optional): Relative residual tolerance of CG. (default: :obj:`1e-6`)
         num_hops (int, optional): Overrides :math:`k`. (default: :obj:`None`)
-        local (bool, optional): Compute the losses of small node sets on their
-            :math:`(k+1)`-hop subgraph instead of the whole graph (exact for :math:`k`-layer
-            message passing, where a node's output depends only on that subgraph); set
-            :obj:`False` for models with global operations. (default: :obj:`True`)
+        local (bool, optional): Compute each loss on the :math:`(k+1)`-hop subgraph of its
+            node set instead of the whole graph (exact for :math:`k`-layer message passing,
+            where a node's output depends only on that subgraph); with dense features only
+            when that subgraph has fewer than 60% of the nodes (its feature rows are copied).
+            Set :obj:`False` for models with global operations. (default: :obj:`True`)
         sparse_features (bool, optional): Feed :obj:`x` to the model as a sparse CSR tensor in
             every loss (the Hessian-vector products then skip the zeros of bag-of-words
-            features: about 2.5x faster on Cora). :obj:`None` does so when fewer than 10% of
-            the entries are non-zero and a trial forward pass gives the same logits as the
-            dense one; otherwise the dense features are used. (default: :obj:`None`)
+            features), with the model's linear map of :obj:`x` computed through a cached CSR
+            transpose (:class:`_CSRMatmul`: the same product, without PyTorch's per-backward
+            transpose conversion). :obj:`None` does so when fewer than 10% of the entries are
+            non-zero and a trial forward pass gives the same logits as the dense one;
+            otherwise the dense features are used. (default: :obj:`None`)
     """
     exact = False
     certified = False
@@ -159,7 +281,10 @@ class GIF(UnlearningAlgorithm):
         # so removed features never stay cached).
         self._spectrum: Optional[Tuple[float, float]] = None
         self._sparse_ok: Optional[Tuple[Tuple[type, Tuple[int, ...]], bool]] = None
-        self._x_cache: Optional[Tuple[Tensor, int, Tensor]] = None
+        self._x_cache: Optional[Tuple[Tensor, int, Tensor, Tensor]] = None
+        # The training-loss gradient graph of the fitted (model, graph), reused by the first
+        # request's Hessian-vector products (see _HessianCache).
+        self._hessian_cache: Optional[_HessianCache] = None
         self.solver, self.graph_term = solver, bool(graph_term)
         self.influenced_nodes, self.cg_tol = influenced_nodes, float(cg_tol)
         self.num_hops, self.local = num_hops, bool(local)
@@ -216,21 +341,39 @@ class GIF(UnlearningAlgorithm):
     # Losses ##################################################################
 
     def _loss(self, model: torch.nn.Module, data: GraphData, mask: Tensor, hops: int,
-              x_csr: Optional[Tensor] = None) -> Tensor:
+              x_csr: Optional[Tensor] = None, max_fraction: Optional[float] = None,
+              x_csr_t: Optional[Tensor] = None) -> Tensor:
         r"""Summed task loss of the nodes in :obj:`mask`, on their :math:`(k+1)`-hop subgraph
-        when that is small (exact for :math:`k`-layer message passing); :obj:`x_csr` (the
-        sparse CSR form of :obj:`data.x`) replaces the dense features when given."""
+        when it has fewer than :obj:`max_fraction` of the nodes (exact for :math:`k`-layer
+        message passing; default: any proper subgraph with sparse features, whose rows cost
+        nothing to gather, else 60% of the nodes, as the dense rows are copied).
+        :obj:`x_csr` (the sparse CSR form of :obj:`data.x`) replaces the dense features when
+        given (the dense rows are then never copied); with its CSR
+        transpose :obj:`x_csr_t` as well, the model's linear maps of the features run
+        through :class:`_CSRMatmul` (same product, cheap backward passes)."""
         task = self.task
+        if max_fraction is None:
+            max_fraction = 1.0 if x_csr is not None else 0.6
+        rows, view = None, _with_x(data, x_csr)
         if self.local and int(mask.sum()) > 0:
             seeds = mask.nonzero().view(-1)
             subset, _, _, _ = k_hop_subgraph(seeds, hops + 1, data.edge_index,
                                              num_nodes=data.num_nodes)
-            if subset.numel() < 0.6 * data.num_nodes:
-                sub = data.subgraph(subset)
-                if x_csr is not None:
-                    sub.x = _csr_rows(x_csr, subset)
-                return task.loss(model, sub, mask[subset], reduction='sum')
-        return task.loss(model, _with_x(data, x_csr), mask, reduction='sum')
+            if subset.numel() < max_fraction * data.num_nodes:
+                if x_csr is not None:  # subgraph of everything but the dense features
+                    light = copy.copy(data)
+                    del light.x
+                    light.num_nodes = data.num_nodes
+                    view = light.subgraph(subset)
+                    view.x = _csr_rows(x_csr, subset)
+                    rows = subset
+                else:
+                    view = data.subgraph(subset)
+                mask = mask[subset]
+        if x_csr is None or x_csr_t is None:
+            return task.loss(model, view, mask, reduction='sum')
+        with _SparseFeatures(view.x, x_csr, x_csr_t, rows):
+            return task.loss(model, view, mask, reduction='sum')
 
     def _resolve_sparse(self, model: torch.nn.Module, data: GraphData) -> bool:
         r"""Whether to feed sparse CSR features: decided once per model class and feature
@@ -285,17 +428,58 @@ class GIF(UnlearningAlgorithm):
                     return torch.sparse_csr_tensor(crow, cols, values, x.shape)
         return _to_csr(x)
 
+    def _sparse_forms(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        r"""The CSR forms of :obj:`x` and of its transpose (cached for the current graph's
+        features; the transpose is kept as the CSC view of :obj:`x`'s shape)."""
+        cache = self._x_cache
+        if cache is not None and cache[0] is x and cache[1] == x._version:
+            if cache[3] is None:  # restored from a checkpoint, which leaves it out
+                return cache[2], _transpose_csr(cache[2])
+            return cache[2], cache[3].t()
+        csr = self._csr_of(x)
+        return csr, _transpose_csr(csr)
+
+    @staticmethod
+    def _retained_csr(x_csr: Tensor, x_csr_t: Tensor, data: GraphData, retained: GraphData,
+                      request: UnlearningRequest) -> Optional[Tuple[Tensor, Tensor]]:
+        r"""The CSR forms of :obj:`retained.x` and of its transpose, derived from those of
+        :obj:`data.x` by deleting the entries :obj:`request` zeroes (node requests: the
+        removed nodes' rows; feature requests: the requested rows, or their requested
+        columns), in :math:`O(\text{nnz})` without scanning the dense matrix. The zeroed
+        entries are dropped, not stored as zeros. Returns :obj:`None` when
+        :obj:`retained.x` is not the expected result (then the caller converts it)."""
+        x, x_r = data.x, retained.x
+        if x_r is x:  # edge requests keep the features
+            return x_csr, x_csr_t
+        if not isinstance(x_r, Tensor) or x_r.shape != x.shape or request.kind == 'edge':
+            return None
+        rows, cols = request.node_index, None
+        if request.kind == 'feature' and request.feature_index is not None:
+            cols = request.feature_index
+            if bool(x_r[rows.view(-1, 1), cols.view(1, -1)].any()):
+                return None
+        elif bool(x_r[rows].any()):
+            return None
+        row_hit = torch.zeros(x.size(0), dtype=torch.bool, device=x.device)
+        row_hit[rows] = True
+        col_hit = None
+        if cols is not None:
+            col_hit = torch.zeros(x.size(1), dtype=torch.bool, device=x.device)
+            col_hit[cols] = True
+        return _drop_entries(x_csr, row_hit, col_hit), _drop_entries(x_csr_t, col_hit, row_hit)
+
     def _grad_difference(self, model: torch.nn.Module, params: Tuple[Tensor, ...],
                          data: GraphData, mask: Tensor, retained: GraphData,
                          mask_r: Tensor, hops: int, x_csr: Optional[Tensor] = None,
-                         x_csr_r: Optional[Tensor] = None) -> Tuple[Tensor, ...]:
+                         x_csr_r: Optional[Tensor] = None, x_csr_t: Optional[Tensor] = None,
+                         x_csr_r_t: Optional[Tensor] = None) -> Tuple[Tensor, ...]:
         r""":math:`\nabla_\theta L(\text{mask}, G) - \nabla_\theta L(\text{mask}_r, G')` with
         a single backward pass through both losses."""
         loss = None
         if int(mask.sum()) > 0:
-            loss = self._loss(model, data, mask, hops, x_csr)
+            loss = self._loss(model, data, mask, hops, x_csr, x_csr_t=x_csr_t)
         if int(mask_r.sum()) > 0:
-            loss_r = self._loss(model, retained, mask_r, hops, x_csr_r)
+            loss_r = self._loss(model, retained, mask_r, hops, x_csr_r, x_csr_t=x_csr_r_t)
             loss = -loss_r if loss is None else loss - loss_r
         if loss is None:
             return tuple(torch.zeros_like(p) for p in params)
@@ -305,9 +489,18 @@ class GIF(UnlearningAlgorithm):
     # Spectrum ################################################################
 
     def _hessian(self, model: torch.nn.Module, data: GraphData, hops: int,
-                 x_csr: Optional[Tensor]):
+                 x_csr: Optional[Tensor], x_csr_t: Optional[Tensor] = None):
+        r""":obj:`hvp_fn` for the Hessian of the summed training loss on :obj:`data`, on the
+        training nodes' :math:`(k+1)`-hop subgraph unless that is the whole graph (it serves
+        many products, so a subgraph of up to all nodes pays off); reuses the graph built in
+        :meth:`fit` when model, graph and options are unchanged."""
         params = tuple(p for p in model.parameters() if p.requires_grad)
-        loss = self._loss(model, data, data.train_mask.to(data.edge_index.device), hops, x_csr)
+        key = (hops, self.local, x_csr is not None)
+        cache, self._hessian_cache = self._hessian_cache, None  # consumed: used at most once
+        if cache is not None and cache.matches(model, params, data, key):
+            return cache.hvp_fn, params
+        loss = self._loss(model, data, data.train_mask.to(data.edge_index.device), hops, x_csr,
+                          max_fraction=1.0, x_csr_t=x_csr_t)
         return make_hvp_fn(loss, params), params
 
     def _estimate_spectrum(self, hvp_fn, params, steps: int) -> Tuple[float, float]:
@@ -321,27 +514,37 @@ class GIF(UnlearningAlgorithm):
 
     def fit(self, model: torch.nn.Module, data: GraphData) -> None:
         r"""Request-independent preparation on the original model and graph: decides the
-        sparse-feature path, caches the features' CSR form and, for :obj:`scale="auto"`,
-        estimates the Hessian's top eigenvalue (:obj:`lanczos_steps` Hessian-vector
-        products)."""
+        sparse-feature path, caches the features' CSR form, builds the differentiable
+        training-loss gradient that the first request's Hessian-vector products reuse (the
+        Hessian :math:`\mathbf{H}` is that of the original model on the original graph, so it
+        does not depend on the request; later requests rebuild it on the updated model) and,
+        for :obj:`scale="auto"`, estimates the Hessian's top eigenvalue (:obj:`lanczos_steps`
+        Hessian-vector products)."""
         super().fit(model, data)
         self._spectrum = None
         self._x_cache = None
+        self._hessian_cache = None
         if self.task is None or not hasattr(self.task, 'loss'):
+            return
+        params = tuple(p for p in model.parameters() if p.requires_grad)
+        if not params:
             return
         was_training = model.training
         model.eval()
         try:
-            x_csr = None
+            x_csr = x_csr_t = None
             if self._resolve_sparse(model, data):
-                x_csr = self._csr_of(data.x)
-                self._x_cache = (data.x, data.x._version, x_csr)
-            if self.scale == 'auto' and any(p.requires_grad for p in model.parameters()):
-                hvp_fn, params = self._hessian(model, data, self._hops(model), x_csr)
+                x_csr, x_csr_t = self._sparse_forms(data.x)
+                self._x_cache = (data.x, data.x._version, x_csr, x_csr_t.t())
+            hops = self._hops(model)
+            hvp_fn, params = self._hessian(model, data, hops, x_csr, x_csr_t)
+            if self.scale == 'auto':
                 try:
                     self._estimate_spectrum(hvp_fn, params, self.lanczos_steps)
                 except RuntimeError:  # e.g. an untrained model: estimated again per request
                     self._spectrum = None
+            self._hessian_cache = _HessianCache(hvp_fn, model, params, data,
+                                                (hops, self.local, x_csr is not None))
         finally:
             model.train(was_training)
 
@@ -373,14 +576,18 @@ class GIF(UnlearningAlgorithm):
         retried = False
         try:
             sparse_used = self._resolve_sparse(model, data)
-            x_csr = x_csr_r = None
+            x_csr = x_csr_r = x_csr_t = x_csr_r_t = None
             if sparse_used:
-                x_csr = self._csr_of(data.x)
-                self._x_cache = (data.x, data.x._version, x_csr)
-                x_csr_r = self._csr_of(retained.x)
+                x_csr, x_csr_t = self._sparse_forms(data.x)
+                self._x_cache = (data.x, data.x._version, x_csr, x_csr_t.t())
+                forms = self._retained_csr(x_csr, x_csr_t, data, retained, request)
+                if forms is None:
+                    forms = (self._csr_of(retained.x), None)
+                    forms = (forms[0], _transpose_csr(forms[0]))
+                x_csr_r, x_csr_r_t = forms
             v = self._grad_difference(model, params, data, mask_g, retained, mask_gp, hops,
-                                      x_csr, x_csr_r)
-            hvp_fn, _ = self._hessian(model, data, hops, x_csr)
+                                      x_csr, x_csr_r, x_csr_t, x_csr_r_t)
+            hvp_fn, _ = self._hessian(model, data, hops, x_csr, x_csr_t)
             if self.scale == 'auto' and self._spectrum is None:
                 self._estimate_spectrum(hvp_fn, params, self.lanczos_steps)
             scale = AUTO_SCALE_FACTOR * self._spectrum[1] if self.scale == 'auto' \
@@ -426,7 +633,7 @@ class GIF(UnlearningAlgorithm):
             raise RuntimeError(f'{self.name}: the inverse-HVP estimate is not finite; lower '
                                'the step (larger scale, fewer iterations) or add damping')
         if sparse_used:  # keep only the retained graph's features cached
-            self._x_cache = (retained.x, retained.x._version, x_csr_r)
+            self._x_cache = (retained.x, retained.x._version, x_csr_r, x_csr_r_t.t())
 
         new_model = copy.deepcopy(model)
         new_params = [p for p in new_model.parameters() if p.requires_grad]
@@ -455,14 +662,37 @@ class GIF(UnlearningAlgorithm):
 
     def state_snapshot(self) -> Dict[str, Any]:
         r"""As the base class, but the feature cache (an immutable reference to the current
-        graph's features and their CSR form) is shared rather than deep-copied."""
-        cache, self._x_cache = self._x_cache, None
+        graph's features and their CSR form) and the fitted Hessian's gradient graph are
+        shared rather than deep-copied."""
+        shared = {k: self.__dict__.pop(k) for k in ('_x_cache', '_hessian_cache')
+                  if k in self.__dict__}
         try:
             snap = super().state_snapshot()
         finally:
-            self._x_cache = cache
-        snap['_x_cache'] = cache
+            self.__dict__.update(shared)
+        snap.update(shared)
         return snap
+
+    def __deepcopy__(self, memo: Dict[int, Any]) -> 'GIF':
+        r"""A deep copy that shares the immutable feature cache (sparse tensors cannot be
+        deep-copied) and leaves out the fitted Hessian's autograd graph (rebuilt when
+        needed)."""
+        out = type(self).__new__(type(self))
+        memo[id(self)] = out
+        for k, v in self.__dict__.items():
+            out.__dict__[k] = v if k == '_x_cache' else None if k == '_hessian_cache' \
+                else copy.deepcopy(v, memo)
+        return out
+
+    def _state_items(self) -> Dict[str, Any]:
+        r"""As the base class, without the Hessian's gradient graph and the features' cached
+        CSR transpose (both recomputed when needed)."""
+        items = super()._state_items()
+        items.pop('_hessian_cache', None)
+        cache = items.get('_x_cache')
+        if cache is not None:
+            items['_x_cache'] = (*cache[:3], None)
+        return items
 
     def __repr__(self) -> str:
         return (f'{self.name}(iterations={self.iterations}, scale={self.scale!r}, '

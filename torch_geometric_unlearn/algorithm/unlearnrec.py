@@ -26,6 +26,7 @@ from torch_geometric_unlearn.result import UnlearningResult
 from torch_geometric_unlearn.task.base import make_generator, model_device
 from torch_geometric_unlearn.task.recommendation import (NegativeSampler, get_interactions,
                                                          num_users_items)
+from torch_geometric_unlearn.utils import progress
 
 
 # Helpers shared with the recommendation baselines ###########################
@@ -337,7 +338,8 @@ class UnlearnRec(UnlearningAlgorithm):
         try:
             with torch.random.fork_rng(devices=devices):
                 torch.manual_seed(self._seed())  # stray global draws stay reproducible
-                for epoch in range(self.pretrain_epochs):
+                for epoch in progress(range(self.pretrain_epochs),
+                                      desc='UnlearnRec pre-training'):
                     if epoch % self.resample_every == 0:
                         perm = torch.randperm(train.size(1), generator=gen, device=device)
                         removed, kept = train[:, perm[:n_sim]], train[:, perm[n_sim:]]
@@ -492,7 +494,7 @@ class UnlearnRec(UnlearningAlgorithm):
         try:
             with torch.random.fork_rng(devices=devices):
                 torch.manual_seed(self._seed() + 1)
-                for _ in range(self.finetune_epochs):
+                for _ in progress(range(self.finetune_epochs), desc='UnlearnRec fine-tuning'):
                     ctx = model.loss_context(kept, gen)
                     total, count = 0.0, 0
                     for batch in self._batches(kept.size(1), gen, device):

@@ -27,6 +27,7 @@ from torch_geometric_unlearn.forget.centrality import degree, khop_incidence, pa
 from torch_geometric_unlearn.forget.random import resolve_count, training_nodes, \
     undirected_edges
 from torch_geometric_unlearn.request import UnlearningRequest
+from torch_geometric_unlearn.utils import progress
 
 
 def _gen(seed: int, generator: Optional[torch.Generator]) -> torch.Generator:
@@ -143,7 +144,7 @@ def greedy_coverage(data: Data, candidates: Tensor, k: int, weights: Optional[Te
     covered = torch.zeros(data.num_nodes, dtype=torch.bool)
     chosen = torch.zeros(n_c, dtype=torch.bool)
     picks = []
-    for _ in range(k):
+    for _ in progress(range(k), desc='greedy forget set'):
         new = torch.zeros(n_c).index_add_(0, row, (~covered[col]).float())
         gain = w + scale * new + jitter
         gain[chosen] = -float('inf')

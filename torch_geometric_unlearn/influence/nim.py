@@ -21,25 +21,49 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric_unlearn.request import UnlearningRequest
 
 
-def propagate_features(x: Tensor, edge_index: Tensor, num_nodes: int, num_hops: int) -> Tensor:
+def propagate_features(x: Tensor, edge_index: Tensor, num_nodes: int, num_hops: int,
+                       nodes: Optional[Tensor] = None) -> Tensor:
     r"""The propagation model of a GCN/SGC backbone: :math:`\tilde{X} = \hat{A}^K X` with
     :math:`\hat{A} = \tilde{D}^{-1/2}(A + I)\tilde{D}^{-1/2}` (PyG's :func:`gcn_norm`), as
     :math:`K` sparse (CSR) matrix products: :math:`O(K\,|E|\,F)` time, :math:`O(|E| + nF)`
-    memory."""
+    memory.
+
+    With :obj:`nodes`, only those rows of :math:`\tilde{X}` are returned, computed exactly on
+    their :math:`K`-hop neighbourhood (every walk of length :math:`K` from a node stays in it;
+    the edge weights use the degrees of the whole graph): :math:`O(K\,|E_{sub}|\,F)`."""
     x = x.float()
+    if nodes is not None:
+        nodes = nodes.view(-1).to(edge_index.device)
     if num_hops == 0:
-        return x
-    ei, ew = gcn_norm(edge_index, None, num_nodes=num_nodes, add_self_loops=True,
-                      dtype=x.dtype)
+        return x if nodes is None else x[nodes]
+    if nodes is None:
+        ei, ew = gcn_norm(edge_index, None, num_nodes=num_nodes, add_self_loops=True,
+                          dtype=x.dtype)
+        size = num_nodes
+    else:
+        from torch_geometric.utils import k_hop_subgraph
+        # Existing self loops are replaced by weight-1 loops, as add_remaining_self_loops.
+        edge_index = edge_index[:, edge_index[0] != edge_index[1]]
+        subset, sub_ei, mapping, _ = k_hop_subgraph(nodes, num_hops, edge_index,
+                                                    relabel_nodes=True, num_nodes=num_nodes)
+        # gcn_norm's weights 1/sqrt(d~_i d~_j) with the whole graph's degrees (+1 self loop).
+        deg = torch.ones(num_nodes, dtype=x.dtype, device=edge_index.device).index_add_(
+            0, edge_index[1], torch.ones(edge_index.size(1), dtype=x.dtype,
+                                         device=edge_index.device))
+        dis = deg[subset].pow(-0.5)
+        loop = torch.arange(subset.numel(), device=edge_index.device)
+        ei = torch.cat([sub_ei, torch.stack([loop, loop])], dim=1)
+        ew = dis[ei[0]] * dis[ei[1]]
+        x, size = x[subset], subset.numel()
     # gcn_norm returns (source, target): out[target] += w * x[source].
-    adj = torch.sparse_coo_tensor(torch.stack([ei[1], ei[0]]), ew, (num_nodes, num_nodes),
+    adj = torch.sparse_coo_tensor(torch.stack([ei[1], ei[0]]), ew, (size, size),
                                   check_invariants=False)
     with warnings.catch_warnings():  # "sparse CSR support is in beta"
         warnings.simplefilter('ignore', UserWarning)
         adj = adj.coalesce().to_sparse_csr()
     for _ in range(num_hops):
         x = adj @ x
-    return x
+    return x if nodes is None else x[mapping]
 
 
 def _rank_within(rows: Tensor, vals: Tensor) -> Tensor:
@@ -242,8 +266,7 @@ class NIM:
             allowed &= ~removed_mask.to(device)
         allowed[ue] = False
 
-        # Influence propagation model and soft labels (normalised rows -> cosines by dot).
-        xp = F.normalize(propagate_features(data.x, data.edge_index, n, k), dim=-1)
+        # Soft labels (normalised rows -> cosines by dot products).
         if self.label_weight > 0:
             if soft_labels is None:
                 if model is None:
@@ -257,20 +280,29 @@ class NIM:
         # Candidate pairs (u, v): v in the K-hop neighbourhood of u (sparse expansion, both
         # edge directions) ...
         rows, cols = self._neighbourhood_pairs(ue, data.edge_index, n, k)
-        # ... plus each UE's most similar nodes, searched in |U| x chunk blocks.
-        if self.num_similar > 0:
-            r2, c2 = self._similar(ue, xp, p, allowed)
-            rows, cols = torch.cat([rows, r2]), torch.cat([cols, c2])
-            key = torch.unique(rows * n + cols)
-            rows, cols = key // n, key % n
         ok = allowed[cols]
         rows, cols = rows[ok], cols[ok]
+        # Influence propagation model X~ = A^K X: every row for the global similarity search,
+        # else only the UE's and the candidates' rows (exact, on their K-hop neighbourhood).
+        if self.num_similar > 0:
+            xp = F.normalize(propagate_features(data.x, data.edge_index, n, k), dim=-1)
+            # ... plus each UE's most similar nodes, searched in |U| x chunk blocks.
+            r2, c2 = self._similar(ue, xp, p, allowed)
+            key = torch.unique(torch.cat([rows * n + cols, r2 * n + c2]))
+            rows, cols = key // n, key % n
+            pos = None
+        else:
+            needed = torch.unique(torch.cat([ue, cols]))
+            xp = F.normalize(propagate_features(data.x, data.edge_index, n, k, nodes=needed),
+                             dim=-1)
+            pos = torch.full((n, ), -1, dtype=torch.long, device=device)
+            pos[needed] = torch.arange(needed.numel(), device=device)
         if cols.numel() == 0:
             return empty, torch.empty(0, device=device)
 
         quota = int(math.ceil(budget / ue.numel()))
         keep = self.per_entity or max(32, 4 * quota)
-        vals = self._pair_influence(ue[rows], cols, xp, p)
+        vals = self._pair_influence(ue[rows], cols, xp, p, pos)
         rows, cols, vals = self._activated(rows, cols, vals, keep)
         if vals.numel() == 0:
             return empty, torch.empty(0, device=device)
@@ -312,24 +344,20 @@ class NIM:
             key = torch.unique(torch.cat([key, rep_r * n + nbr]))
         return key // n, key % n
 
-    def _pair_influence(self, u: Tensor, v: Tensor, xp: Tensor, p: Optional[Tensor]) -> Tensor:
-        r"""Normalised influence :math:`\bar{I}(u, v)` of paired node ids, in chunks."""
+    def _pair_influence(self, u: Tensor, v: Tensor, xp: Tensor, p: Optional[Tensor],
+                        pos: Optional[Tensor] = None) -> Tensor:
+        r"""Normalised influence :math:`\bar{I}(u, v)` of paired node ids, in chunks
+        (:obj:`xp` holds the rows :obj:`pos[id]` when :obj:`pos` is given, else every row)."""
         out = torch.empty(u.numel(), device=xp.device)
         step = self.chunk_size * 16
         for s in range(0, u.numel(), step):
             a, b = u[s:s + step], v[s:s + step]
-            sim = (xp[a] * xp[b]).sum(-1)
+            xa, xb = (xp[a], xp[b]) if pos is None else (xp[pos[a]], xp[pos[b]])
+            sim = (xa * xb).sum(-1)
             if p is not None:
                 sim = sim + self.label_weight * (p[a] * p[b]).sum(-1)
             out[s:s + step] = sim / (1.0 + self.label_weight)
         return out
-
-    def _influence(self, ue: Tensor, nodes: Tensor, xp: Tensor, p: Optional[Tensor]) -> Tensor:
-        r"""Normalised influence :math:`\bar{I}(u, v)`, a :math:`|U| \times |nodes|` block."""
-        sim = xp[ue] @ xp[nodes].t()
-        if p is not None:
-            sim = sim + self.label_weight * (p[ue] @ p[nodes].t())
-        return sim / (1.0 + self.label_weight)
 
     def _similar(self, ue: Tensor, xp: Tensor, p: Optional[Tensor],
                  allowed: Tensor) -> Tuple[Tensor, Tensor]:

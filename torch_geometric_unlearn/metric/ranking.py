@@ -23,6 +23,8 @@ from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor
 
+from torch_geometric_unlearn.utils import progress
+
 
 def _pairs(ground_truth: Tensor, num_rows: int) -> Tuple[Tensor, Tensor]:
     r"""Ground truth as (row, item) pairs, from :obj:`[2, M]` pairs or a dense relevance
@@ -198,7 +200,8 @@ def full_ranking_metrics(score_fn: Union[Callable[[Tensor], Tensor], Tensor],
     if users is not None:
         eval_users = eval_users[torch.isin(eval_users, users.to(device).long())]
     sums = {f'{m}@{kk}': 0.0 for kk in ks for m in ('recall', 'ndcg')}
-    for start in range(0, eval_users.numel(), batch_size):
+    starts = range(0, eval_users.numel(), batch_size)
+    for start in progress(starts, desc='full ranking'):
         batch = eval_users[start:start + batch_size]
         scores = score_fn(batch).to(device).float()
         row, col = _gather(tr_ptr, tr_items, batch)

@@ -24,18 +24,28 @@ A graph or feature change keeps the reserves and only repairs the invariant:
 nodes whose degree changed; then a local push from the touched rows. The cost depends on the
 request's neighbourhood, not on the graph size.
 
-Error: since :math:`M` is column-stochastic and :math:`d \ge 1`, for every feature column
+Error: :math:`Z - \hat Z = \sum_\ell w_\ell D^{-r} \sum_{j \le \ell} M^{\ell-j} r_j`. Since
+:math:`M` is column-stochastic and :math:`d \ge 1`, for every feature column
 :math:`\|Z - \hat Z\|_1 \le \sum_\ell |w_\ell| \sum_{j \le \ell} \|r_j\|_1`
-(:meth:`LazyPropagation.error_bound`); the column residue norms are maintained incrementally.
+(:meth:`LazyPropagation.error_bound`). For :math:`r = 1/2`,
+:math:`D^{-1/2} M^k = \hat A^k D^{-1/2}` with :math:`\hat A = D^{-1/2} A D^{-1/2}`,
+:math:`\|\hat A\|_2 = 1`, which gives the much tighter Frobenius bound
+:math:`\|Z - \hat Z\|_F \le \sum_\ell |w_\ell| \sum_{j \le \ell} \|D^{-1/2} R_j\|_F`
+(:meth:`LazyPropagation.error_norm` takes the smaller of the two). Both residue norms are
+maintained incrementally (float64 sums, recomputed exactly after a full build or
+:meth:`LazyPropagation.flush`).
 """
 from __future__ import annotations
 
+import math
 import warnings
 
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
+
+from torch_geometric_unlearn.utils import progress
 
 
 class LazyPropagation:
@@ -102,12 +112,19 @@ class LazyPropagation:
                     for _ in range(self.num_levels - 1)]
         self.res_l1 = [torch.zeros(F, dtype=torch.float64, device=device)
                        for _ in range(self.num_levels - 1)]
+        # sum_i ||r_level(i)||^2 / d_i (for the Frobenius bound at r = 1/2), float64 scalars
+        self.res_sq = [torch.zeros((), dtype=torch.float64, device=device)
+                       for _ in range(self.num_levels - 1)]
+        # Rows that may hold a non-zero residue (a superset), so flush() is local.
+        self.dirty = [torch.zeros(n, dtype=torch.bool, device=device)
+                      for _ in range(self.num_levels - 1)]
         self.z = torch.zeros(n, F, dtype=dtype, device=device)
         self._journal: Optional[List[Tuple[str, int, Tensor, Tensor]]] = None
         y = self.x * self.deg.pow(self.r).unsqueeze(-1)
         all_nodes = torch.arange(n, device=device)
         self._add_rows('res', 0, all_nodes, y)
-        self._sweep({0: all_nodes}, all_nodes)
+        self._sweep({0: all_nodes}, all_nodes, show_progress=True)
+        self._recompute_norms()
 
     # Introspection ###########################################################
 
@@ -133,9 +150,48 @@ class LazyPropagation:
         return bound
 
     def error_norm(self) -> float:
-        r"""Upper bound on the Frobenius norm :math:`\|Z - \hat Z\|_F` (the :math:`\ell_2` norm
-        of :meth:`error_bound`)."""
-        return float(self.error_bound().norm())
+        r"""Upper bound on the Frobenius norm :math:`\|Z - \hat Z\|_F`: the :math:`\ell_2` norm
+        of :meth:`error_bound`, or for :math:`r = 1/2` the smaller
+        :math:`\sum_\ell |w_\ell| \sum_{j \le \ell} \|D^{-1/2} R_j\|_F` when it is smaller
+        (see the module docstring)."""
+        l1 = float(self.error_bound().norm())
+        if self.r != 0.5:
+            return l1
+        acc = bound = 0.0
+        for level, w in enumerate(self.weights):
+            if level < len(self.res_sq):
+                acc += math.sqrt(max(float(self.res_sq[level]), 0.0))
+            bound += abs(w) * acc
+        return min(l1, bound)
+
+    @torch.no_grad()
+    def flush(self) -> Tensor:
+        r"""Pushes every remaining residue (threshold 0), so :meth:`error_bound` and
+        :meth:`error_norm` become exactly 0 (the norms are recomputed on the rows that may
+        hold residue, removing the rounding of the running sums). Cost: one :math:`O(n)` scan
+        of a boolean mask plus pushes from the rows that hold residue and their neighbours;
+        journalled like :meth:`update`. Returns the rows of :obj:`embedding` that changed."""
+        start = {}
+        for level, dirty in enumerate(self.dirty):
+            rows = dirty.nonzero().view(-1)
+            if rows.numel():
+                start[level] = rows
+        if not start:
+            return torch.empty(0, dtype=torch.long, device=self.x.device)
+        rows = self._sweep(start, torch.cat(list(start.values())), threshold=0.0)
+        # Every row that held residue was pushed (to exactly 0): the norms over the rows that
+        # may hold residue are the exact norms, without the rounding of the running sums.
+        for level, (res, dirty) in enumerate(zip(self.res, self.dirty)):
+            held = dirty.nonzero().view(-1)
+            self._log('res_l1', level, held, self.res_l1[level])
+            self._log('res_sq', level, held, self.res_sq[level])
+            self._log('dirty', level, held, dirty[held])
+            r = res[held]
+            self.res_l1[level] = r.abs().sum(0, dtype=torch.float64)
+            self.res_sq[level] = (r.pow(2).sum(-1, dtype=torch.float64)
+                                  / self.deg[held].to(torch.float64)).sum()
+            dirty[held] = r.ne(0).any(-1)
+        return rows
 
     def edge_alive(self, edge_index: Tensor) -> Tensor:
         r"""Whether each directed edge of :obj:`edge_index` is currently in the graph."""
@@ -298,6 +354,13 @@ class LazyPropagation:
                     self.x[fnodes.unsqueeze(-1), fcols.unsqueeze(0)] = 0
             if changed.numel():
                 self._log('deg', -1, changed, self.deg[changed].clone())
+                # residues held by degree-changed rows: re-weight their 1/d in res_sq
+                scale = new_deg_c.reciprocal() - self.deg[changed].reciprocal()
+                for level, res in enumerate(self.res):
+                    sq = res[changed].pow(2).sum(-1, dtype=torch.float64)
+                    self._log('res_sq', level, changed, self.res_sq[level])
+                    self.res_sq[level] = (self.res_sq[level]
+                                          + (sq * scale.to(torch.float64)).sum())
                 self.deg[changed] = new_deg_c
             y_new = self.x[rows0] * self.deg[rows0].pow(self.r).unsqueeze(-1)
             self._add_rows('res', 0, rows0, y_new - y_old)
@@ -335,8 +398,8 @@ class LazyPropagation:
         if journal is None:
             return
         for name, level, idx, old in reversed(journal):
-            if name == 'res_l1':
-                self.res_l1[level] = old
+            if name in ('res_l1', 'res_sq'):
+                getattr(self, name)[level] = old
                 continue
             target = getattr(self, name)
             if level >= 0:
@@ -384,8 +447,11 @@ class LazyPropagation:
                 before = target.abs().sum(0, dtype=torch.float64)
             target.add_(delta)
             if name == 'res':
+                self.dirty[level].fill_(True)
                 self.res_l1[level] = (self.res_l1[level] - before
                                       + target.abs().sum(0, dtype=torch.float64))
+                self.res_sq[level] = (target.pow(2).sum(-1, dtype=torch.float64)
+                                      * self.deg.to(torch.float64).reciprocal()).sum()
             return
         old = target[idx]  # advanced indexing: already a copy
         self._log(name, level, idx, old)
@@ -393,20 +459,43 @@ class LazyPropagation:
         target[idx] = new
         if name == 'res':
             self._log('res_l1', level, idx, self.res_l1[level])  # replaced, not mutated
+            self._log('res_sq', level, idx, self.res_sq[level])
+            if self._journal is not None:
+                self._log('dirty', level, idx, self.dirty[level][idx])
+            self.dirty[level][idx] = True
             # float64 accumulation: a float32 running sum would drift over many updates
             self.res_l1[level] = (self.res_l1[level] + new.abs().sum(0, dtype=torch.float64)
                                   - old.abs().sum(0, dtype=torch.float64))
+            dinv = self.deg[idx].to(torch.float64).reciprocal()
+            self.res_sq[level] = self.res_sq[level] + (
+                (new.pow(2).sum(-1, dtype=torch.float64)
+                 - old.pow(2).sum(-1, dtype=torch.float64)) * dinv).sum()
 
-    def _sweep(self, start: Dict[int, Tensor], touched: Tensor) -> Tensor:
-        r"""One push pass over the levels starting from candidate rows :obj:`start`."""
+    def _recompute_norms(self) -> None:
+        r"""Exact residue norms (:math:`O(nF)`): removes the rounding drift of the running
+        sums after a dense build or a flush."""
+        dinv = self.deg.to(torch.float64).reciprocal()
+        for level, res in enumerate(self.res):
+            self.res_l1[level] = res.abs().sum(0, dtype=torch.float64)
+            self.res_sq[level] = (res.pow(2).sum(-1, dtype=torch.float64) * dinv).sum()
+            self.dirty[level] = res.ne(0).any(-1)
+
+    def _sweep(self, start: Dict[int, Tensor], touched: Tensor,
+               threshold: Optional[float] = None, show_progress: bool = False) -> Tensor:
+        r"""One push pass over the levels starting from candidate rows :obj:`start` (a
+        progress bar over the levels for a full build, when progress bars are on)."""
         L = self.num_levels
+        thr = self.threshold if threshold is None else threshold
         touched_list = [touched]
-        for level in range(L - 1):
+        levels = range(L - 1)
+        if show_progress:
+            levels = progress(levels, desc='propagation (push levels)', total=L - 1)
+        for level in levels:
             cand = start.get(level)
             if cand is None or cand.numel() == 0:
                 continue
             r = self.res[level][cand]
-            S = cand[(r.abs() > self.threshold).any(-1)]
+            S = cand[(r.abs() > thr).any(-1)]
             if S.numel() == 0:
                 continue
             vals = self.res[level][S]
@@ -438,7 +527,10 @@ class LazyPropagation:
                 bounds += sorted(set(int(c) + 1 for c in cuts.tolist()))
             bounds = [b for b in bounds if b < S.numel()] + [S.numel()]
             nxt = []
-            for a, b in zip(bounds[:-1], bounds[1:]):
+            chunks = list(zip(bounds[:-1], bounds[1:]))
+            if show_progress and len(chunks) > 1:
+                chunks = progress(chunks, desc=f'propagation level {level} (chunks)')
+            for a, b in chunks:
                 Sc = S[a:b]
                 eid, owner = self._gather(Sc)
                 keep = self.alive[eid]

@@ -12,7 +12,8 @@ them are vectorised PyTorch (no per-node Python loop) and run on the device of t
   the shard's free capacity.
 * :func:`bekm`: balanced embedding k-means; the greedy "nearest non-full cluster, smallest
   distance first" assignment runs in vectorised proposal rounds.
-* :func:`community_partition`: Louvain communities packed into balanced shards.
+* :func:`community_partition`: modularity communities (Leiden/Louvain) packed into balanced
+  shards.
 """
 from __future__ import annotations
 
@@ -244,21 +245,27 @@ def bekm(embedding: Tensor, num_shards: int, max_iters: int = 20, slack: float =
 
 def community_partition(edge_index: Tensor, num_nodes: int, num_shards: int, seed: int = 0,
                         node_mask: Optional[Tensor] = None, resolution: float = 1.0,
-                        backend: str = 'auto') -> Tensor:
-    r"""Louvain communities packed into balanced shards: nodes are ordered by community
+                        backend: str = 'fast') -> Tensor:
+    r"""Modularity communities packed into balanced shards: nodes are ordered by community
     (largest first, seeded tie order) and the order is cut into :math:`k` equal chunks, so each
     shard holds whole communities except at chunk borders (communities larger than
-    :math:`n/k` are split). Louvain comes from
-    :func:`torch_geometric_unlearn.partition.community.louvain`.
+    :math:`n/k` are split). The communities come from
+    :func:`torch_geometric_unlearn.partition.community.louvain`; the default backend
+    :obj:`"fast"` is igraph's Leiden (Louvain plus a refinement phase, same modularity
+    objective) when igraph is installed, else the vectorised PyTorch Louvain: both partition a
+    169k-node / 1.2M-edge graph in seconds, where igraph's and networkx' classic Louvain take
+    minutes on sparse graphs of that size.
 
     Args:
         edge_index (torch.Tensor): Edges :obj:`[2, E]`.
         num_nodes (int): Number of nodes.
         num_shards (int): Number of shards :math:`k`.
-        seed (int, optional): Seed of Louvain. (default: :obj:`0`)
+        seed (int, optional): Seed of the community detection. (default: :obj:`0`)
         node_mask (torch.Tensor, optional): Nodes to partition (others get :obj:`-1`).
-        resolution (float, optional): Louvain resolution. (default: :obj:`1.0`)
-        backend (str, optional): Louvain backend. (default: :obj:`"auto"`)
+        resolution (float, optional): Modularity resolution. (default: :obj:`1.0`)
+        backend (str, optional): Backend of
+            :func:`~torch_geometric_unlearn.partition.community.louvain`.
+            (default: :obj:`"fast"`)
     """
     from torch_geometric_unlearn.partition.community import louvain
     device = edge_index.device

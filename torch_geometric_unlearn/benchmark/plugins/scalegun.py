@@ -1,6 +1,6 @@
 r"""Registers :class:`~torch_geometric_unlearn.algorithm.scalegun.ScaleGUN` (``scalegun``,
-certified linear model on lazily propagated features, paper defaults: 2 propagation steps,
-r_max 1e-7, lambda 1e-2, sigma 0.1, (epsilon, delta) = (1, 1e-4)) and its deep variant
+certified linear model on lazily propagated features, library defaults: 2 propagation steps,
+r_max 1e-7, lambda 1e-3, sigma 0.1, (epsilon, delta) = (1, 1e-4)) and its deep variant
 :class:`~torch_geometric_unlearn.algorithm.scalegun.ScaleGUNDeep` (``scalegun-deep``,
 approximate) with the benchmark CLI. ScaleGUN trains its own model: the CLI's ``--model`` is
 only used by Retrain."""
