@@ -94,6 +94,14 @@ def request_stream(data: Data, num: int, seed: int = 0, kinds=('node', 'edge', '
     return out
 
 
+def stream_setup(num_requests: int, seed: int):
+    r"""The small graph, its trained GCN and task, and a seeded stream of requests: the common
+    module fixture of the reliability tests."""
+    data = small_graph()
+    model, task = trained_model(data)
+    return data, model, task, request_stream(data, num_requests, seed=seed)
+
+
 def logits(unlearner: Unlearner) -> torch.Tensor:
     with torch.no_grad():
         model = unlearner.model

@@ -6,8 +6,8 @@ import copy
 import pytest
 import torch
 
-from tests._reliability import (ALGORITHMS, assert_clean, make_unlearner, request_stream,
-                                small_graph, trained_model)
+from tests._reliability import (ALGORITHMS, assert_clean, make_unlearner, small_graph,
+                                stream_setup)
 from torch_geometric_unlearn import Unlearner, UnlearningRequest
 from torch_geometric_unlearn.algorithm import Retrain
 from torch_geometric_unlearn.audit import AuditReport, audit, check_graph, RemovedSet
@@ -29,9 +29,7 @@ EXPECTED = {
 
 @pytest.fixture(scope='module')
 def setup():
-    data = small_graph()
-    model, task = trained_model(data)
-    return data, model, task, request_stream(data, 6, seed=3)
+    return stream_setup(6, seed=3)
 
 
 @pytest.fixture(scope='module')

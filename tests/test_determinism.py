@@ -5,8 +5,7 @@ import copy
 import pytest
 import torch
 
-from tests._reliability import (ALGORITHMS, logits, make_unlearner, request_stream,
-                                small_graph, trained_model)
+from tests._reliability import ALGORITHMS, logits, make_unlearner, stream_setup
 from torch_geometric_unlearn import Unlearner
 from torch_geometric_unlearn.algorithm import GraphEraser, ScaleGUN
 from torch_geometric_unlearn.serialization import state_difference
@@ -14,9 +13,7 @@ from torch_geometric_unlearn.serialization import state_difference
 
 @pytest.fixture(scope='module')
 def setup():
-    data = small_graph()
-    model, task = trained_model(data)
-    return data, model, task, request_stream(data, 3, seed=4)
+    return stream_setup(3, seed=4)
 
 
 def run(name, setup):

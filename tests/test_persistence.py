@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from tests._reliability import (ALGORITHMS, assert_clean, logits, make_unlearner,
-                                request_stream, small_graph, trained_model)
+                                stream_setup)
 from torch_geometric_unlearn import Unlearner
 from torch_geometric_unlearn.algorithm import GIF, Retrain, ScaleGUN
 from torch_geometric_unlearn.audit import audit
@@ -18,9 +18,7 @@ from torch_geometric_unlearn.task import NodeClassificationTask, reinitialize
 
 @pytest.fixture(scope='module')
 def setup():
-    data = small_graph()
-    model, task = trained_model(data)
-    return data, model, task, request_stream(data, 6, seed=2)
+    return stream_setup(6, seed=2)
 
 
 @pytest.mark.parametrize('name', list(ALGORITHMS))

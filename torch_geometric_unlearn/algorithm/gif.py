@@ -131,13 +131,14 @@ class _HessianCache:
 
     def matches(self, model: torch.nn.Module, params: Tuple[Tensor, ...], data: GraphData,
                 key: Tuple[Any, ...]) -> bool:
-        return (self.model is model and self.data is data and self.key == key
+        if not (self.model is model and self.data is data and self.key == key
                 and len(params) == len(self.params)
                 and all(a is b and a._version == v
-                        for a, b, v in zip(params, self.params, self.versions))
-                and len(self.tensors) == len(_graph_tensors(data))
-                and all(t is u and t._version == v
-                        for (t, v), u in zip(self.tensors, _graph_tensors(data))))
+                        for a, b, v in zip(params, self.params, self.versions))):
+            return False
+        tensors = _graph_tensors(data)
+        return len(self.tensors) == len(tensors) and all(
+            t is u and t._version == v for (t, v), u in zip(self.tensors, tensors))
 
     def __deepcopy__(self, memo: Dict[int, Any]) -> None:
         return None
@@ -581,9 +582,8 @@ class GIF(UnlearningAlgorithm):
                 x_csr, x_csr_t = self._sparse_forms(data.x)
                 self._x_cache = (data.x, data.x._version, x_csr, x_csr_t.t())
                 forms = self._retained_csr(x_csr, x_csr_t, data, retained, request)
-                if forms is None:
-                    forms = (self._csr_of(retained.x), None)
-                    forms = (forms[0], _transpose_csr(forms[0]))
+                if forms is None:  # convert the retained features themselves
+                    forms = self._sparse_forms(retained.x)
                 x_csr_r, x_csr_r_t = forms
             v = self._grad_difference(model, params, data, mask_g, retained, mask_gp, hops,
                                       x_csr, x_csr_r, x_csr_t, x_csr_r_t)

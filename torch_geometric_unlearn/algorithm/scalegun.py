@@ -340,7 +340,7 @@ class ScaleGUN(UnlearningAlgorithm):
         num_classes = int(data.y.max()) + 1
         self.num_classes = num_classes
         budget = certificate_budget(num_classes, self.std, self.epsilon, self.delta)
-        if self._needs_flush(budget):
+        if self._needs_flush(self._prop_term(), budget):
             self.propagation.flush()
         train_mask = data.train_mask.to(x.device)
         if getattr(data, 'removed_mask', None) is not None:
@@ -488,8 +488,9 @@ class ScaleGUN(UnlearningAlgorithm):
     def _prop_term(self) -> float:
         return 2 * self.num_classes * self.propagation.error_norm()
 
-    def _needs_flush(self, budget: float) -> bool:
-        return self.flush_share is not None and self._prop_term() > self.flush_share * budget
+    def _needs_flush(self, prop_term: float, budget: float) -> bool:
+        r"""Whether the propagation term takes more than :obj:`flush_share` of the budget."""
+        return self.flush_share is not None and prop_term > self.flush_share * budget
 
     # Unlearning ##############################################################
 
@@ -571,8 +572,7 @@ class ScaleGUN(UnlearningAlgorithm):
         else:
             raise ValueError(f"ScaleGUN does not support '{request.kind}' requests")
         lazy_term = self._prop_term()
-        flushed = self.flush_share is not None and \
-            lazy_term > self.flush_share * self.certificate.budget
+        flushed = self._needs_flush(lazy_term, self.certificate.budget)
         if flushed:  # the residues left by lazy pushes take too much budget: push them all
             rows = torch.unique(torch.cat([rows, prop.flush()]))
         t2 = time.perf_counter()

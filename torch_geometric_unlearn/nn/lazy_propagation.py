@@ -187,9 +187,7 @@ class LazyPropagation:
             self._log('res_sq', level, held, self.res_sq[level])
             self._log('dirty', level, held, dirty[held])
             r = res[held]
-            self.res_l1[level] = r.abs().sum(0, dtype=torch.float64)
-            self.res_sq[level] = (r.pow(2).sum(-1, dtype=torch.float64)
-                                  / self.deg[held].to(torch.float64)).sum()
+            self.res_l1[level], self.res_sq[level] = self._residue_norms(r, self.deg[held])
             dirty[held] = r.ne(0).any(-1)
         return rows
 
@@ -474,11 +472,16 @@ class LazyPropagation:
     def _recompute_norms(self) -> None:
         r"""Exact residue norms (:math:`O(nF)`): removes the rounding drift of the running
         sums after a dense build or a flush."""
-        dinv = self.deg.to(torch.float64).reciprocal()
         for level, res in enumerate(self.res):
-            self.res_l1[level] = res.abs().sum(0, dtype=torch.float64)
-            self.res_sq[level] = (res.pow(2).sum(-1, dtype=torch.float64) * dinv).sum()
+            self.res_l1[level], self.res_sq[level] = self._residue_norms(res, self.deg)
             self.dirty[level] = res.ne(0).any(-1)
+
+    @staticmethod
+    def _residue_norms(res: Tensor, deg: Tensor) -> Tuple[Tensor, Tensor]:
+        r"""Exact float64 norms of residue rows :obj:`res` (degrees :obj:`deg`): per-column
+        :math:`\ell_1` sums and :math:`\sum_i \|r_i\|^2 / d_i` (the Frobenius bound's term)."""
+        return (res.abs().sum(0, dtype=torch.float64),
+                (res.pow(2).sum(-1, dtype=torch.float64) / deg.to(torch.float64)).sum())
 
     def _sweep(self, start: Dict[int, Tensor], touched: Tensor,
                threshold: Optional[float] = None, show_progress: bool = False) -> Tensor:
