@@ -1,5 +1,5 @@
 r"""Prints a markdown table from the CLI's JSON records in results/: per algorithm, ΔF1 against
-Retrain (mean and per seed), MIA AUC (per seed) and its difference to Retrain's on the same
+Retrain (median, mean and per seed), MIA AUC (per seed) and its difference to Retrain's on the same
 seed (median, mean, std), unlearning seconds and speed-up over Retrain (median)."""
 import glob
 import json
@@ -9,7 +9,7 @@ import sys
 
 root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), 'results')
 only = sys.argv[2:]  # optional file-name filters
-print('| file | algorithm | seeds | removed | ΔF1 pts (mean; per seed) | MIA AUC per seed | '
+print('| file | algorithm | seeds | removed | ΔF1 pts (median; mean; per seed) | MIA AUC per seed | '
       'ΔMIA vs Retrain (median; mean ± std) | unlearn s (median) | speed-up (median; per seed) |')
 print('|' + '---|' * 9)
 
@@ -37,7 +37,7 @@ for path in sorted(glob.glob(os.path.join(root, '*.json'))):
         dmia = (f'{st.median(dm):+.3f}; {st.mean(dm):+.3f} ± {st.pstdev(dm):.3f}'
                 if dm else 'n/a')
         print(f"| {name} | {alg} | {len(rs)} | {rs[0]['num_removed']} | "
-              f'{st.mean(df1):+.2f}; {fmt(df1, "+.2f")} | '
+              f'{st.median(df1):+.2f}; {st.mean(df1):+.2f}; {fmt(df1, "+.2f")} | '
               f'{fmt([m for m in mia if m is not None], ".3f")} | {dmia} | '
               f"{st.median(r['unlearn_seconds'] for r in rs):.2f} | "
               f'{st.median(sp):.1f}; {fmt(sp, ".1f")} |')

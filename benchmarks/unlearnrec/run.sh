@@ -20,8 +20,6 @@ for SEED in $SEEDS; do
         --seeds $SEED --algorithms $ALGOS --out "$OUT/ml100k_${MODEL}_seed$SEED.json"
   done
 done
-# Gowalla: deterministic subset of 3000 random users (seed 0) and their items.
-$PY benchmarks/unlearnrec/bench.py --dataset 'gowalla?max_users=3000' --model lightgcn $COMMON \
-    --seeds 0 --algorithms retrain,unlearnrec-0,unlearnrec,unlearnrec-3,gif-rec \
-    --out "$OUT/gowalla3k_lightgcn.json"
+# Gowalla: the dense deterministic subset (10-core of 10,000 seeded users), see GOWALLA.md.
+bash benchmarks/unlearnrec/run_gowalla.sh "$OUT"
 $PY benchmarks/unlearnrec/summarize.py "$OUT"/*.json > "$OUT/summary.md"

@@ -8,6 +8,7 @@ from torch_geometric_unlearn.algorithm.sgu import SGU
 from torch_geometric_unlearn.forget import select_request
 from torch_geometric_unlearn.influence.nim import NIM
 from torch_geometric_unlearn.request import UnlearningRequest
+from torch_geometric_unlearn.influence.sparse import dense_to_csr, transpose_csr
 
 
 def _params(model):
@@ -237,3 +238,78 @@ def test_link_prediction_edge_request(cora):
     with pytest.raises(ValueError, match='edge requests'):
         Unlearner(copy.deepcopy(model), SGU(epochs=1), task=task).fit(data).unlearn(
             UnlearningRequest.nodes([0]))
+
+
+def test_sparse_features_same_result_and_no_removed_rows_cached(cora, trained_gcn, node_runs):
+    r"""Sparse CSR features (automatic on Cora's bag of words): the same fine-tuned model as
+    the dense path; the features cache holds the RETAINED graph's rows after the request
+    (no entry of a removed node, not even a stored zero)."""
+    model, task = trained_gcn
+    request, _, sgu = node_runs
+    assert sgu.extras['sparse_features']
+    algo = SGU(sparse_features=False)
+    dense = Unlearner(copy.deepcopy(model), algo, task=task).fit(cora).unlearn(request)
+    assert not dense.extras['sparse_features'] and algo._x_cache is None
+    assert dense.extras['best_epoch'] == sgu.extras['best_epoch']
+    # Same posteriors (Adam may amplify rounding of near-zero gradients of single weights).
+    assert torch.allclose(task.predict_proba(dense.model, cora),
+                          task.predict_proba(sgu.model, cora), atol=1e-4)
+    algo = SGU()
+    unlearner = Unlearner(copy.deepcopy(model), algo, task=task).fit(cora)
+    assert algo._x_cache is not None and algo._x_cache[0] is cora.x  # built at fit
+    res = unlearner.unlearn(request)
+    x, _, csr = algo._x_cache
+    assert x is res.data.x
+    rows = torch.repeat_interleave(torch.arange(csr.size(0)), csr.crow_indices().diff())
+    assert not bool(torch.isin(rows, request.node_index).any())
+    assert torch.equal(csr.to_dense(), res.data.x)
+    assert '_x_cache' not in algo._state_items()  # never persisted
+
+
+def test_sparse_features_true_rejects_a_model_without_them(cora):
+    from torch_geometric_unlearn.nn.node import build_node_model
+    from torch_geometric_unlearn.task.node import NodeClassificationTask
+    task = NodeClassificationTask(epochs=2)
+    model = build_node_model('sgc', cora.num_features, int(cora.y.max()) + 1)
+    with pytest.raises(ValueError, match='sparse CSR'):
+        Unlearner(model, SGU(sparse_features=True), task=task).fit(cora)
+    with pytest.raises(ValueError, match='sparse_features'):
+        SGU(sparse_features='yes')
+
+
+def test_csr_helpers_match_dense():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(30, 12, generator=g) * (torch.rand(30, 12, generator=g) < 0.2)
+    csr = dense_to_csr(x)
+    assert torch.equal(csr.to_dense(), x)
+    assert torch.equal(transpose_csr(csr).to_dense(), x.t())
+    rows = torch.tensor([0, 7, 29])
+    dropped = SGU._csr_drop_rows(csr, rows)
+    expected = x.clone()
+    expected[rows] = 0
+    assert torch.equal(dropped.to_dense(), expected)
+    assert dropped.values().numel() == int(torch.count_nonzero(expected))
+    assert torch.equal(SGU._stack_rows(csr, dropped).to_dense(), torch.cat([x, expected]))
+
+
+def test_sgc_propagates_once_with_the_same_logits(cora):
+    r"""SGC's propagation does not depend on the weights: SGU runs it once per request and
+    each epoch is the linear layer; the logits equal the model's forward."""
+    from torch_geometric_unlearn.nn.node import build_node_model
+    from torch_geometric_unlearn.task.node import NodeClassificationTask
+    task = NodeClassificationTask(epochs=2)
+    model = build_node_model('sgc', cora.num_features, int(cora.y.max()) + 1)
+    fixed = SGU._fixed_propagation(model, task, cora)
+    assert fixed is not None
+    with torch.no_grad():
+        assert torch.equal(model.conv.lin(fixed), task.logits(model, cora))
+    gcn = build_node_model('gcn', cora.num_features, 7)
+    assert SGU._fixed_propagation(gcn, task, cora) is None
+    request = select_request(cora, 'node', ratio=0.05, seed=0)
+    task.train(model, cora)
+    res = Unlearner(copy.deepcopy(model), SGU(), task=task).fit(cora).unlearn(request)
+    ref = SGU()
+    ref._fixed_propagation = lambda *args: None  # the per-epoch forward
+    slow = Unlearner(copy.deepcopy(model), ref, task=task).fit(cora).unlearn(request)
+    assert res.extras['best_epoch'] == slow.extras['best_epoch']
+    assert torch.allclose(_params(res.model), _params(slow.model), atol=1e-6)

@@ -186,3 +186,40 @@ def test_local_propagation_equals_the_full_rows():
         local = propagate_features(data.x, ei, 50, k, nodes=nodes)
         assert local.shape == (4, data.x.size(1))
         assert torch.allclose(local, full[nodes], atol=1e-6), k
+
+
+def test_sparse_csr_features_give_the_dense_rows():
+    r"""Bag-of-words features as sparse CSR (what SGU passes): the first propagation step
+    scatters the non-zeros only; the rows equal the dense propagation's."""
+    data, _ = ring_graph(50, f=30)
+    x = data.x * (torch.rand(data.x.shape, generator=torch.Generator().manual_seed(1)) < 0.1)
+    nodes = torch.tensor([0, 9, 30, 31])
+    for k in (0, 1, 2, 3):
+        dense = propagate_features(x, data.edge_index, 50, k)
+        sparse = propagate_features(x.to_sparse_csr(), data.edge_index, 50, k, nodes=nodes)
+        assert sparse.layout == torch.strided
+        assert torch.allclose(sparse, dense[nodes], atol=1e-6), k
+    assert torch.allclose(propagate_features(x.to_sparse_csr(), data.edge_index, 50, 2),
+                          propagate_features(x, data.edge_index, 50, 2), atol=1e-6)
+
+
+def test_sampled_pair_influence_equals_row_gathers():
+    data, soft = ring_graph(60)
+    nim = NIM(num_hops=2)
+    xp = F.normalize(propagate_features(data.x, data.edge_index, 60, 2), dim=-1)
+    p = F.normalize(soft, dim=-1)
+    key = torch.unique(torch.randint(0, 60 * 60, (300, ), generator=torch.Generator()
+                                     .manual_seed(2)))
+    u, v = key // 60, key % 60
+    fast = nim._pair_influence(u, v, xp, p, sorted_pairs=True)
+    slow = nim._pair_influence(u, v, xp, p, sorted_pairs=False)
+    assert NIM._sampled_dot(u, v, xp) is not None  # the sampled product ran
+    assert torch.allclose(fast, slow, atol=1e-6)
+    # The selection is unchanged by the sparse features.
+    req = UnlearningRequest.nodes([3, 30, 39])
+    x = data.x * (data.x > 0.5)
+    a = NIM(num_hops=2)(Data(x=x, edge_index=data.edge_index, num_nodes=60), req,
+                        soft_labels=soft)
+    b = NIM(num_hops=2)(Data(x=x.to_sparse_csr(), edge_index=data.edge_index, num_nodes=60),
+                        req, soft_labels=soft)
+    assert torch.equal(a, b)

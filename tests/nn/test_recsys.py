@@ -145,6 +145,26 @@ def test_loss_x0_override_and_regulariser():
     assert torch.allclose(model.reg_loss(x0, u, p, n), reg)
 
 
+@pytest.mark.parametrize('name', ['lightgcn', 'sgl', 'simgcl'])
+def test_loss_reuses_a_given_clean_propagation(name):
+    U, I = 20, 25
+    ei = power_law_interactions(U, I, 4)
+    adj = bipartite_norm_adj(ei, U, I)
+    model = reinitialize(build_recsys_model(name, U, I, 8), 0)
+    u, p, n = ei[0, :6], ei[1, :6], torch.arange(6)
+    x0 = model.embedding.weight * 1.5
+    emb = model.propagate(adj, x0)
+    ctx = model.loss_context(ei, make_generator(1))
+    a = model.loss(adj, u, p, n, x0=x0, edge_index=ei, generator=make_generator(0), **ctx)
+    b = model.loss(adj, u, p, n, x0=x0, edge_index=ei, generator=make_generator(0), emb=emb,
+                   **ctx)
+    assert torch.allclose(a, b)
+    # The given propagation is used as is (not recomputed).
+    c = model.loss(adj, u, p, n, x0=x0, edge_index=ei, generator=make_generator(0),
+                   emb=emb * 0, **ctx)
+    assert not torch.allclose(a, c)
+
+
 def test_simgcl_noise_and_layer_weights():
     U, I = 15, 20
     ei = power_law_interactions(U, I, 4)

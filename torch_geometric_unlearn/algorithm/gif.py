@@ -8,9 +8,7 @@ import warnings
 from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
-from torch.overrides import TorchFunctionMode
 from torch_geometric.utils import k_hop_subgraph
 
 from torch_geometric_unlearn.algorithm.base import GraphData, UnlearningAlgorithm
@@ -18,6 +16,8 @@ from torch_geometric_unlearn.influence.hvp import make_hvp_fn
 from torch_geometric_unlearn.influence.solvers import (LiSSADivergenceError,
                                                        hessian_eigenvalue_bounds, inverse_hvp_cg,
                                                        inverse_hvp_lissa)
+from torch_geometric_unlearn.influence.sparse import (SparseFeatures, csr_zeroed, drop_entries,
+                                                      resolve_sparse_features, transpose_csr)
 from torch_geometric_unlearn.influence.sparse import csr_rows as _csr_rows
 from torch_geometric_unlearn.influence.sparse import to_sparse_csr as _to_csr
 from torch_geometric_unlearn.influence.sparse import with_features as _with_x
@@ -32,87 +32,6 @@ SOLVERS = ('lissa', 'cg')
 #: ``scale='auto'`` sets LiSSA's scale to this multiple of the top Hessian eigenvalue (on
 #: Cora's public split, lambda_max ~ 147 for a GCN, so this is close to the authors' 500).
 AUTO_SCALE_FACTOR = 3.0
-
-
-class _CSRMatmul(torch.autograd.Function):
-    r""":math:`\mathbf{A}\mathbf{M}` for a constant sparse CSR :math:`\mathbf{A}` (the node
-    features), differentiable in :math:`\mathbf{M}` to any order: the backward pass is
-    :math:`\mathbf{A}^\top\mathbf{G}` with the precomputed CSR transpose (PyTorch converts
-    :math:`\mathbf{A}^\top` to CSR on every backward pass otherwise, which dominated a
-    Hessian-vector product with Cora's bag-of-words features)."""
-
-    @staticmethod
-    def forward(ctx: Any, m: Tensor, a: Tensor, a_t: Tensor) -> Tensor:  # type: ignore
-        ctx.a, ctx.a_t = a, a_t
-        return a @ m
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor):  # type: ignore
-        return _CSRMatmul.apply(grad, ctx.a_t, ctx.a), None, None
-
-
-class _SparseFeatures(TorchFunctionMode):
-    r"""Routes :obj:`F.linear(x, W, b)` (and :obj:`x @ W`) on the sparse CSR features
-    :obj:`x` fed to the model through :class:`_CSRMatmul`, computing :math:`(\mathbf{X}
-    \mathbf{W}^\top)[\text{rows}] + \mathbf{b}` from the whole graph's features
-    :math:`\mathbf{X}` and their cached transpose (exactly the same product; :obj:`x` is
-    :obj:`X[rows]` on a subgraph). Every other operation runs unchanged."""
-
-    _LINEAR = (F.linear, )
-    _MATMUL = (torch.matmul, torch.mm, torch.Tensor.matmul, torch.Tensor.__matmul__,
-               torch.sparse.mm)
-
-    def __init__(self, x: Tensor, a: Tensor, a_t: Tensor, rows: Optional[Tensor]) -> None:
-        super().__init__()
-        self.x, self.a, self.a_t, self.rows = x, a, a_t, rows
-
-    def _product(self, m: Tensor) -> Tensor:
-        out = _CSRMatmul.apply(m, self.a, self.a_t)
-        return out if self.rows is None else out.index_select(0, self.rows)
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if args and args[0] is self.x:
-            if func in self._LINEAR and len(args) + len(kwargs) <= 3:
-                weight = args[1] if len(args) > 1 else kwargs.get('weight')
-                bias = args[2] if len(args) > 2 else kwargs.get('bias')
-                if isinstance(weight, Tensor) and weight.dim() == 2 and weight.layout == \
-                        torch.strided:
-                    out = self._product(weight.t())
-                    return out if bias is None else out + bias
-            elif func in self._MATMUL and len(args) == 2 and not kwargs \
-                    and isinstance(args[1], Tensor) and args[1].dim() == 2 \
-                    and args[1].layout == torch.strided:
-                return self._product(args[1])
-        return func(*args, **kwargs)
-
-
-def _drop_entries(csr: Tensor, row_hit: Optional[Tensor],
-                  col_hit: Optional[Tensor]) -> Tensor:
-    r"""A copy of the 2-D CSR tensor without the entries whose row is in :obj:`row_hit` and
-    whose column is in :obj:`col_hit` (boolean masks; :obj:`None` matches all), in
-    :math:`O(\text{nnz})`; the dropped entries are gone, not stored as zeros."""
-    crow, col, val = csr.crow_indices(), csr.col_indices(), csr.values()
-    n = csr.size(0)
-    row_of = torch.repeat_interleave(torch.arange(n, device=col.device), crow.diff())
-    drop = torch.ones_like(col, dtype=torch.bool)
-    if row_hit is not None:
-        drop &= row_hit[row_of]
-    if col_hit is not None:
-        drop &= col_hit[col]
-    keep = ~drop
-    new_crow = torch.zeros(n + 1, dtype=crow.dtype, device=col.device)
-    new_crow[1:] = torch.cumsum(torch.bincount(row_of[keep], minlength=n), 0)
-    with warnings.catch_warnings():  # "sparse invariant checks are disabled"
-        warnings.simplefilter('ignore', UserWarning)
-        return torch.sparse_csr_tensor(new_crow, col[keep], val[keep], csr.shape)
-
-
-def _transpose_csr(csr: Tensor) -> Tensor:
-    r"""The CSR form of the transpose of a 2-D CSR tensor."""
-    with warnings.catch_warnings():  # "sparse CSR support is in beta"
-        warnings.simplefilter('ignore', UserWarning)
-        return csr.t().to_sparse_csr()
 
 
 class _HessianCache:
@@ -235,7 +154,7 @@ class GIF(UnlearningAlgorithm):
         sparse_features (bool, optional): Feed :obj:`x` to the model as a sparse CSR tensor in
             every loss (the Hessian-vector products then skip the zeros of bag-of-words
             features), with the model's linear map of :obj:`x` computed through a cached CSR
-            transpose (:class:`_CSRMatmul`: the same product, without PyTorch's per-backward
+            transpose (:class:`~torch_geometric_unlearn.influence.sparse.CSRMatmul`: the same product, without PyTorch's per-backward
             transpose conversion). :obj:`None` does so when fewer than 10% of the entries are
             non-zero and a trial forward pass gives the same logits as the dense one;
             otherwise the dense features are used. (default: :obj:`None`)
@@ -351,7 +270,7 @@ class GIF(UnlearningAlgorithm):
         :obj:`x_csr` (the sparse CSR form of :obj:`data.x`) replaces the dense features when
         given (the dense rows are then never copied); with its CSR
         transpose :obj:`x_csr_t` as well, the model's linear maps of the features run
-        through :class:`_CSRMatmul` (same product, cheap backward passes)."""
+        through :class:`~torch_geometric_unlearn.influence.sparse.CSRMatmul` (same product, cheap backward passes)."""
         task = self.task
         if max_fraction is None:
             max_fraction = 1.0 if x_csr is not None else 0.6
@@ -373,60 +292,26 @@ class GIF(UnlearningAlgorithm):
                 mask = mask[subset]
         if x_csr is None or x_csr_t is None:
             return task.loss(model, view, mask, reduction='sum')
-        with _SparseFeatures(view.x, x_csr, x_csr_t, rows):
+        with SparseFeatures(view.x, x_csr, x_csr_t, rows):
             return task.loss(model, view, mask, reduction='sum')
 
     def _resolve_sparse(self, model: torch.nn.Module, data: GraphData) -> bool:
-        r"""Whether to feed sparse CSR features: decided once per model class and feature
-        shape (a trial forward pass must give the dense logits) and cached."""
-        x = getattr(data, 'x', None)
-        if self.sparse_features is False or not isinstance(x, Tensor) or x.dim() != 2 \
-                or x.layout != torch.strided or not x.is_floating_point():
-            return False
-        key = (type(model), tuple(x.shape))
-        if self._sparse_ok is not None and self._sparse_ok[0] == key:
-            return self._sparse_ok[1]
-        if self.sparse_features is None and \
-                int(torch.count_nonzero(x)) >= 0.1 * x.numel():
-            self._sparse_ok = (key, False)
-            return False
-        try:
-            with torch.no_grad():
-                dense = self.task.logits(model, data)
-                sparse = self.task.logits(model, _with_x(data, _to_csr(x)))
-            ok = sparse.shape == dense.shape and torch.allclose(sparse, dense, rtol=1e-4,
-                                                                  atol=1e-5)
-        except (RuntimeError, NotImplementedError, TypeError, ValueError):
-            ok = False
-        if not ok and self.sparse_features:
-            raise ValueError(f'{self.name}(sparse_features=True): the model does not accept '
-                             'sparse CSR features (or gives different logits); use None/False')
-        self._sparse_ok = (key, ok)
-        return ok
+        r"""Whether to feed sparse CSR features (decided once per model class and feature
+        shape: a trial forward pass must give the dense logits)."""
+        return resolve_sparse_features(self, self.task, model, data)
 
     def _csr_of(self, x: Tensor) -> Tensor:
         r"""The CSR form of :obj:`x`, reusing the cached conversion of the previous graph's
         features when :obj:`x` is that tensor (unchanged) or a copy of it with entries zeroed
-        (what node and feature requests do): the values are re-read from :obj:`x` at the
-        cached pattern and the zeroed entries dropped (so no removed entry survives, not even
-        as a stored zero), without a dense scan-and-convert."""
+        (:func:`~torch_geometric_unlearn.influence.sparse.csr_zeroed`: no removed entry
+        survives, not even as a stored zero)."""
         cache = self._x_cache
         if cache is not None and cache[0] is x and cache[1] == x._version:
             return cache[2]
-        if cache is not None and cache[0].shape == x.shape and cache[0].device == x.device:
-            csr = cache[2]
-            rows = torch.repeat_interleave(
-                torch.arange(x.size(0), device=x.device), csr.crow_indices().diff())
-            cols = csr.col_indices()
-            values = x[rows, cols]
-            nz = values != 0
-            if int(nz.sum()) == int(torch.count_nonzero(x)):  # no entry outside the pattern
-                rows, cols, values = rows[nz], cols[nz], values[nz]
-                crow = torch.zeros(x.size(0) + 1, dtype=cols.dtype, device=x.device)
-                crow[1:] = torch.cumsum(torch.bincount(rows, minlength=x.size(0)), 0)
-                with warnings.catch_warnings():  # "sparse invariant checks are disabled"
-                    warnings.simplefilter('ignore', UserWarning)
-                    return torch.sparse_csr_tensor(crow, cols, values, x.shape)
+        if cache is not None:
+            csr = csr_zeroed(x, cache[2])
+            if csr is not None:
+                return csr
         return _to_csr(x)
 
     def _sparse_forms(self, x: Tensor) -> Tuple[Tensor, Tensor]:
@@ -435,10 +320,10 @@ class GIF(UnlearningAlgorithm):
         cache = self._x_cache
         if cache is not None and cache[0] is x and cache[1] == x._version:
             if cache[3] is None:  # restored from a checkpoint, which leaves it out
-                return cache[2], _transpose_csr(cache[2])
+                return cache[2], transpose_csr(cache[2])
             return cache[2], cache[3].t()
         csr = self._csr_of(x)
-        return csr, _transpose_csr(csr)
+        return csr, transpose_csr(csr)
 
     @staticmethod
     def _retained_csr(x_csr: Tensor, x_csr_t: Tensor, data: GraphData, retained: GraphData,
@@ -467,7 +352,7 @@ class GIF(UnlearningAlgorithm):
         if cols is not None:
             col_hit = torch.zeros(x.size(1), dtype=torch.bool, device=x.device)
             col_hit[cols] = True
-        return _drop_entries(x_csr, row_hit, col_hit), _drop_entries(x_csr_t, col_hit, row_hit)
+        return drop_entries(x_csr, row_hit, col_hit), drop_entries(x_csr_t, col_hit, row_hit)
 
     def _grad_difference(self, model: torch.nn.Module, params: Tuple[Tensor, ...],
                          data: GraphData, mask: Tensor, retained: GraphData,

@@ -20,9 +20,11 @@ from torch_geometric_unlearn.datasets.lightgcn import (
     bipartite_to_homogeneous,
     build_bipartite,
     homogeneous_to_bipartite,
+    k_core,
     load_lightgcn,
     per_user_split,
     read_lightgcn_file,
+    subset_stats,
     to_homogeneous_bipartite,
 )
 from torch_geometric_unlearn.datasets.load import DATASET_NAMES, is_bipartite, load_dataset
@@ -44,6 +46,8 @@ __all__ = [
     'bipartite_to_homogeneous',
     'build_bipartite',
     'per_user_split',
+    'k_core',
+    'subset_stats',
     'RATES',
     'REV_RATES',
     'load_movielens100k',

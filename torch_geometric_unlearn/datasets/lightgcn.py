@@ -246,8 +246,54 @@ def _lightgcn_files(root: Path) -> Tuple[Path, Path]:
     return files[0], files[1]
 
 
+def k_core(pairs: Tensor, num_users: int, num_items: int,
+           min_interactions: int) -> Tensor:
+    r"""The iterative :math:`k`-core of a user-item interaction set: repeatedly drops every
+    interaction whose user or item has fewer than :obj:`min_interactions` interactions left,
+    until every remaining user and item has at least :obj:`min_interactions` (the standard
+    :math:`k`-core filter of recommendation benchmarks, e.g. the 10-core of the Gowalla split
+    of `"LightGCN" <https://arxiv.org/abs/2002.02126>`_). Each round is one vectorised
+    degree count; the result is unique and does not depend on the order of the pairs.
+
+    Args:
+        pairs (torch.Tensor): (user, item) pairs :obj:`[2, E]`.
+        num_users (int): Number of users (ids in :obj:`0..num_users-1`).
+        num_items (int): Number of items (ids in :obj:`0..num_items-1`).
+        min_interactions (int): The :math:`k` of the core (:obj:`>= 1`).
+
+    Returns:
+        Boolean mask :obj:`[E]` of the pairs in the :math:`k`-core (all :obj:`False` when the
+        core is empty).
+    """
+    k = int(min_interactions)
+    if k < 1:
+        raise ValueError(f'min_interactions must be a positive integer, got {min_interactions}')
+    keep = torch.ones(pairs.size(1), dtype=torch.bool, device=pairs.device)
+    while True:
+        user_deg = torch.bincount(pairs[0, keep], minlength=int(num_users))
+        item_deg = torch.bincount(pairs[1, keep], minlength=int(num_items))
+        new = keep & (user_deg[pairs[0]] >= k) & (item_deg[pairs[1]] >= k)
+        if bool((new == keep).all()):
+            return keep
+        keep = new
+
+
+def subset_stats(data: HeteroData) -> str:
+    r"""One line of statistics of a bipartite graph: users, items, training and test
+    interactions, training interactions per user and per item, and density
+    :math:`|E_\text{train}| / (U \cdot I)`."""
+    U, I = int(data['user'].num_nodes), int(data['item'].num_nodes)
+    E = int(data[RATES].edge_index.size(1))
+    T = int(data[RATES].edge_label_index.size(1))
+    density = E / max(U * I, 1)
+    return (f'{U:,} users, {I:,} items, {E:,} training / {T:,} test interactions, '
+            f'{E / max(U, 1):.1f} per user, {E / max(I, 1):.1f} per item, '
+            f'density {density:.2e}')
+
+
 def load_lightgcn(root: PathLike, max_users: Optional[int] = None, seed: int = 0,
-                  subset: str = 'random') -> HeteroData:
+                  subset: str = 'random',
+                  min_interactions: Optional[int] = None) -> HeteroData:
     r"""Loads a user-item graph stored in the LightGCN text format (e.g. the Gowalla, Yelp2018
     and Amazon-Book benchmark splits of `"LightGCN" <https://arxiv.org/abs/2002.02126>`_):
     :obj:`root/train.txt` and :obj:`root/test.txt`, one line per user,
@@ -266,16 +312,41 @@ def load_lightgcn(root: PathLike, max_users: Optional[int] = None, seed: int = 0
     dropped). Users and items are re-indexed contiguously in increasing order of their original
     ids, which are kept in :obj:`data['user'].n_id` and :obj:`data['item'].n_id`.
 
+    A user subset alone is much sparser than the full data (a random 10% of the users keeps
+    most items, each with a tenth of its interactions). :obj:`min_interactions` :math:`= k`
+    restores the density: after the user subset (if any) is drawn, the training interactions
+    are reduced to their iterative :math:`k`-core (:func:`k_core`), so every kept user and
+    every kept item has at least :math:`k` training interactions; users and items left
+    without any are dropped, and the test interactions are restricted to the kept users and
+    items. For example, on the LightGCN Gowalla split (29,858 users, 40,981 items, 810,128
+    training interactions: 27.1 per user, 19.8 per item), :obj:`max_users=10000,
+    min_interactions=10` (seed 0) keeps 2,600 users and 2,972 items with 65,551 training and
+    15,257 test interactions (25.2 per user, 22.1 per item). :func:`subset_stats` prints such a
+    summary.
+
     Args:
         root (str or Path): Folder holding :obj:`train.txt` and :obj:`test.txt`.
         max_users (int, optional): Size of the user subset; :obj:`None` loads all users.
             (default: :obj:`None`)
         seed (int, optional): Seed of the random user subset. (default: :obj:`0`)
         subset (str, optional): :obj:`"random"` or :obj:`"first"`. (default: :obj:`"random"`)
+        min_interactions (int, optional): The :math:`k` of the training :math:`k`-core
+            (:obj:`>= 1`); :obj:`None` applies no core filter. (default: :obj:`None`)
 
     Returns:
         :class:`~torch_geometric.data.HeteroData` following the module's convention.
+
+    Raises:
+        ValueError: For a non-positive :obj:`max_users` or :obj:`min_interactions`, an unknown
+            :obj:`subset`, or an empty :math:`k`-core.
     """
+    if max_users is not None and int(max_users) <= 0:
+        raise ValueError(f'max_users must be positive, got {max_users}')
+    if subset not in ('random', 'first'):
+        raise ValueError(f"subset must be 'random' or 'first', got '{subset}'")
+    if min_interactions is not None and int(min_interactions) < 1:
+        raise ValueError(f'min_interactions must be a positive integer, got '
+                         f'{min_interactions}')
     root = Path(root).expanduser()
     train_file, test_file = _lightgcn_files(root)
     tr_u, tr_i, tr_lines = _read(train_file)
@@ -285,21 +356,30 @@ def load_lightgcn(root: PathLike, max_users: Optional[int] = None, seed: int = 0
     train = torch.from_numpy(np.stack([tr_u, tr_i]))
     test = torch.from_numpy(np.stack([te_u, te_i]))
 
-    if max_users is None or int(max_users) >= num_users:
+    all_users = max_users is None or int(max_users) >= num_users
+    if all_users and min_interactions is None:
         return build_bipartite(train, test, num_users, num_items)
-    max_users = int(max_users)
-    if max_users <= 0:
-        raise ValueError(f'max_users must be positive, got {max_users}')
-    if subset == 'first':
-        users = torch.arange(max_users)
-    elif subset == 'random':
-        gen = torch.Generator().manual_seed(int(seed))
-        users = torch.randperm(num_users, generator=gen)[:max_users].sort().values
+    if all_users:
+        users = torch.arange(num_users)
+    elif subset == 'first':
+        users = torch.arange(int(max_users))
     else:
-        raise ValueError(f"subset must be 'random' or 'first', got '{subset}'")
+        gen = torch.Generator().manual_seed(int(seed))
+        users = torch.randperm(num_users, generator=gen)[:int(max_users)].sort().values
     user_map = torch.full((num_users, ), -1, dtype=torch.long)
     user_map[users] = torch.arange(users.numel())
     train = train[:, user_map[train[0]] >= 0]
+    if min_interactions is not None:
+        # Duplicated pairs must not count twice towards the core.
+        train = _unique_pairs(train, num_items)
+        train = train[:, k_core(train, num_users, num_items, int(min_interactions))]
+        if train.size(1) == 0:
+            raise ValueError(f"the {int(min_interactions)}-core of the training interactions "
+                             f"of '{root}' (max_users={max_users}) is empty; lower "
+                             'min_interactions or raise max_users')
+        users = torch.unique(train[0])
+        user_map.fill_(-1)
+        user_map[users] = torch.arange(users.numel())
     items = torch.unique(train[1])
     item_map = torch.full((num_items, ), -1, dtype=torch.long)
     item_map[items] = torch.arange(items.numel())

@@ -18,7 +18,7 @@ DATASET_NAMES = (
 # Options accepted after '?' for each kind of name, with their types.
 _OPTIONS: Dict[str, Dict[str, Callable[[str], Any]]] = {
     'planetoid': {'split': str},
-    'lightgcn': {'max_users': int, 'subset': str},
+    'lightgcn': {'max_users': int, 'subset': str, 'min_interactions': int},
     'movielens100k': {'min_rating': int, 'split': str, 'test_ratio': float},
     'ogb': {},
     'sbm': {'num_classes': int, 'num_features': int, 'homophily': float,
@@ -114,11 +114,13 @@ def load_dataset(name: str, root: Optional[PathLike] = None,
     ================================================  ==============================================
 
     Options go after :obj:`?` as :obj:`key=value` pairs joined by :obj:`&`:
-    :obj:`max_users`, :obj:`subset` (lightgcn, gowalla); :obj:`split` (planetoid names);
+    :obj:`max_users`, :obj:`subset`, :obj:`min_interactions` (lightgcn, gowalla; the last one
+    keeps the training :math:`k`-core, see :func:`load_lightgcn`); :obj:`split` (planetoid names);
     :obj:`min_rating`, :obj:`split`, :obj:`test_ratio` (movielens100k); :obj:`num_classes`,
     :obj:`num_features`, :obj:`homophily`, :obj:`feature_signal` (sbm); :obj:`test_ratio`,
     :obj:`user_exponent`, :obj:`item_exponent` (bipartite). Example:
-    :obj:`"gowalla?max_users=2000"`, :obj:`"sbm:10000,50000?homophily=0.9"`.
+    :obj:`"gowalla?max_users=2000"`, :obj:`"gowalla?max_users=8000&min_interactions=10"`,
+    :obj:`"sbm:10000,50000?homophily=0.9"`.
 
     Args:
         name (str): The dataset name (see above).

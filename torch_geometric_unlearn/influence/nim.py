@@ -28,42 +28,89 @@ def propagate_features(x: Tensor, edge_index: Tensor, num_nodes: int, num_hops: 
     :math:`K` sparse (CSR) matrix products: :math:`O(K\,|E|\,F)` time, :math:`O(|E| + nF)`
     memory.
 
-    With :obj:`nodes`, only those rows of :math:`\tilde{X}` are returned, computed exactly on
-    their :math:`K`-hop neighbourhood (every walk of length :math:`K` from a node stays in it;
-    the edge weights use the degrees of the whole graph): :math:`O(K\,|E_{sub}|\,F)`."""
+    With :obj:`nodes`, only those rows of :math:`\tilde{X}` are returned, computed exactly
+    hop by hop on shrinking row sets: hop :math:`i` only computes the rows within
+    :math:`K - i` hops of :obj:`nodes` (every walk of length :math:`K` from a node stays in its
+    :math:`K`-hop neighbourhood; the edge weights use the degrees of the whole graph):
+    :math:`O(\sum_i |E_i|\,F)` with :math:`E_i` the edges into the :math:`(K-i)`-hop rows."""
+    if x.layout == torch.sparse_csr and (nodes is None or num_hops == 0):
+        x = x.to_dense()
     x = x.float()
     if nodes is not None:
         nodes = nodes.view(-1).to(edge_index.device)
     if num_hops == 0:
         return x if nodes is None else x[nodes]
-    if nodes is None:
-        ei, ew = gcn_norm(edge_index, None, num_nodes=num_nodes, add_self_loops=True,
-                          dtype=x.dtype)
-        size = num_nodes
-    else:
-        from torch_geometric.utils import k_hop_subgraph
-        # Existing self loops are replaced by weight-1 loops, as add_remaining_self_loops.
-        edge_index = edge_index[:, edge_index[0] != edge_index[1]]
-        subset, sub_ei, mapping, _ = k_hop_subgraph(nodes, num_hops, edge_index,
-                                                    relabel_nodes=True, num_nodes=num_nodes)
-        # gcn_norm's weights 1/sqrt(d~_i d~_j) with the whole graph's degrees (+1 self loop).
-        deg = torch.ones(num_nodes, dtype=x.dtype, device=edge_index.device).index_add_(
-            0, edge_index[1], torch.ones(edge_index.size(1), dtype=x.dtype,
-                                         device=edge_index.device))
-        dis = deg[subset].pow(-0.5)
-        loop = torch.arange(subset.numel(), device=edge_index.device)
-        ei = torch.cat([sub_ei, torch.stack([loop, loop])], dim=1)
-        ew = dis[ei[0]] * dis[ei[1]]
-        x, size = x[subset], subset.numel()
+    if nodes is not None:
+        return _propagate_rows(x, edge_index, num_nodes, num_hops, nodes)
+    ei, ew = gcn_norm(edge_index, None, num_nodes=num_nodes, add_self_loops=True,
+                      dtype=x.dtype)
     # gcn_norm returns (source, target): out[target] += w * x[source].
-    adj = torch.sparse_coo_tensor(torch.stack([ei[1], ei[0]]), ew, (size, size),
-                                  check_invariants=False)
-    with warnings.catch_warnings():  # "sparse CSR support is in beta"
-        warnings.simplefilter('ignore', UserWarning)
-        adj = adj.coalesce().to_sparse_csr()
+    adj = _csr(ei[1], ei[0], ew, (num_nodes, num_nodes))
     for _ in range(num_hops):
         x = adj @ x
-    return x if nodes is None else x[mapping]
+    return x
+
+
+def _csr(row: Tensor, col: Tensor, val: Tensor, size: Tuple[int, int]) -> Tensor:
+    r"""A CSR matrix from COO entries (duplicates summed)."""
+    adj = torch.sparse_coo_tensor(torch.stack([row, col]), val, size, check_invariants=False)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+        warnings.simplefilter('ignore', UserWarning)
+        return adj.coalesce().to_sparse_csr()
+
+
+def _propagate_rows(x: Tensor, edge_index: Tensor, num_nodes: int, num_hops: int,
+                    nodes: Tensor) -> Tensor:
+    r"""Rows :obj:`nodes` of :math:`\hat{A}^K X`: :math:`S_K = ` the :math:`K`-hop
+    neighbourhood, :math:`X_{S_{i-1}} \leftarrow \hat{A}[S_{i-1}, S_i]\, X_{S_i}` for
+    :math:`i = K, \dots, 1` (:math:`S_0` = :obj:`nodes`, :math:`S_i \supseteq S_{i-1}`)."""
+    device = edge_index.device
+    # Existing self loops are replaced by weight-1 loops, as add_remaining_self_loops.
+    edge_index = edge_index[:, edge_index[0] != edge_index[1]]
+    src, dst = edge_index[0], edge_index[1]
+    # gcn_norm's weights 1/sqrt(d~_i d~_j) with the whole graph's degrees (+1 self loop).
+    dis = torch.ones(num_nodes, dtype=x.dtype, device=device).index_add_(
+        0, dst, torch.ones(dst.numel(), dtype=x.dtype, device=device)).pow(-0.5)
+    mask = torch.zeros(num_nodes, dtype=torch.bool, device=device)
+    mask[nodes] = True
+    sets, into = [nodes], []
+    for _ in range(num_hops):  # S_i = S_{i-1} and the sources of the edges into it
+        e = mask[dst]
+        into.append(e)
+        mask = mask.clone()
+        mask[src[e]] = True
+        sets.append(mask.nonzero().view(-1))
+    pos = torch.full((num_nodes, ), -1, dtype=torch.long, device=device)
+    out = None if x.layout == torch.sparse_csr else x[sets[num_hops]]
+    for i in range(num_hops, 0, -1):
+        tgt, e = sets[i - 1], into[i - 1]
+        pos[sets[i]] = torch.arange(sets[i].numel(), device=device)
+        col = torch.cat([pos[src[e]], pos[tgt]])
+        pos[tgt] = torch.arange(tgt.numel(), device=device)
+        row = torch.cat([pos[dst[e]], torch.arange(tgt.numel(), device=device)])
+        val = torch.cat([dis[dst[e]] * dis[src[e]], dis[tgt] * dis[tgt]])
+        if out is None:  # sparse CSR features: the first product over X's non-zeros only
+            out = _spmm_csr_rows(row, col, val, tgt.numel(), x, sets[i])
+        else:
+            out = _csr(row, col, val, (tgt.numel(), sets[i].numel())) @ out
+    return out
+
+
+def _spmm_csr_rows(row: Tensor, col: Tensor, val: Tensor, num_rows: int, x: Tensor,
+                   rows: Tensor) -> Tensor:
+    r"""Dense :math:`A\,X[\text{rows}]` for a COO :math:`A` (entries :obj:`row`, :obj:`col`,
+    :obj:`val`) and sparse CSR :math:`X`: every entry :math:`A_{ij}` scatters the non-zeros of
+    row :obj:`rows[j]` of :math:`X` (:math:`O(\mathrm{nnz}(A)\,\mathrm{nnz}(X)/n)`)."""
+    crow, xcol, xval = x.crow_indices(), x.col_indices(), x.values().float()
+    r = rows[col]
+    cnt = crow[r + 1] - crow[r]
+    start = torch.repeat_interleave(crow[r] - (torch.cumsum(cnt, 0) - cnt), cnt)
+    at = start + torch.arange(start.numel(), device=x.device)
+    f = x.size(1)
+    out = torch.zeros(num_rows * f, dtype=xval.dtype, device=x.device)
+    out.index_add_(0, torch.repeat_interleave(row, cnt) * f + xcol[at],
+                   torch.repeat_interleave(val.to(xval.dtype), cnt) * xval[at])
+    return out.view(num_rows, f)
 
 
 def _rank_within(rows: Tensor, vals: Tensor) -> Tensor:
@@ -302,7 +349,8 @@ class NIM:
 
         quota = int(math.ceil(budget / ue.numel()))
         keep = self.per_entity or max(32, 4 * quota)
-        vals = self._pair_influence(ue[rows], cols, xp, p, pos)
+        # Pairs are unique and sorted by (UE position, node id); `pos` is monotone.
+        vals = self._pair_influence(ue[rows], cols, xp, p, pos, sorted_pairs=True)
         rows, cols, vals = self._activated(rows, cols, vals, keep)
         if vals.numel() == 0:
             return empty, torch.empty(0, device=device)
@@ -345,19 +393,48 @@ class NIM:
         return key // n, key % n
 
     def _pair_influence(self, u: Tensor, v: Tensor, xp: Tensor, p: Optional[Tensor],
-                        pos: Optional[Tensor] = None) -> Tensor:
-        r"""Normalised influence :math:`\bar{I}(u, v)` of paired node ids, in chunks
-        (:obj:`xp` holds the rows :obj:`pos[id]` when :obj:`pos` is given, else every row)."""
-        out = torch.empty(u.numel(), device=xp.device)
-        step = self.chunk_size * 16
-        for s in range(0, u.numel(), step):
-            a, b = u[s:s + step], v[s:s + step]
-            xa, xb = (xp[a], xp[b]) if pos is None else (xp[pos[a]], xp[pos[b]])
-            sim = (xa * xb).sum(-1)
-            if p is not None:
-                sim = sim + self.label_weight * (p[a] * p[b]).sum(-1)
-            out[s:s + step] = sim / (1.0 + self.label_weight)
-        return out
+                        pos: Optional[Tensor] = None, sorted_pairs: bool = False) -> Tensor:
+        r"""Normalised influence :math:`\bar{I}(u, v)` of paired node ids (:obj:`xp` holds the
+        rows :obj:`pos[id]` when :obj:`pos` is given, else every row). With
+        :obj:`sorted_pairs` (unique pairs in ascending :math:`(u, v)` order, :obj:`pos`
+        monotone), the feature cosines are one sampled product
+        :math:`(X_U X^\top) \odot M` over the pair pattern :math:`M` (only the pairs are
+        computed, no row copies); else row gathers in chunks."""
+        if pos is not None:
+            a, b = pos[u], pos[v]
+        else:
+            a, b = u, v
+        out = None
+        if sorted_pairs and u.numel():
+            out = self._sampled_dot(a, b, xp)
+        if out is None:
+            out = torch.empty(u.numel(), device=xp.device)
+            step = self.chunk_size * 16
+            for s in range(0, u.numel(), step):
+                out[s:s + step] = (xp[a[s:s + step]] * xp[b[s:s + step]]).sum(-1)
+        if p is not None:
+            out = out + self.label_weight * (p[u] * p[v]).sum(-1)
+        return out / (1.0 + self.label_weight)
+
+    @staticmethod
+    def _sampled_dot(a: Tensor, b: Tensor, xp: Tensor) -> Optional[Tensor]:
+        r""":math:`x_a \cdot x_b` for pairs sorted by :math:`(a, b)` (unique), by
+        :func:`torch.sparse.sampled_addmm` on the pattern of the pairs; :obj:`None` where the
+        backend lacks it."""
+        rows, inv = torch.unique_consecutive(a, return_inverse=True)
+        counts = torch.bincount(inv, minlength=rows.numel())
+        crow = torch.zeros(rows.numel() + 1, dtype=torch.long, device=a.device)
+        crow[1:] = torch.cumsum(counts, 0)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', UserWarning)
+                mask = torch.sparse_csr_tensor(crow, b, torch.zeros(b.numel(), dtype=xp.dtype,
+                                                                    device=xp.device),
+                                               (rows.numel(), xp.size(0)))
+                res = torch.sparse.sampled_addmm(mask, xp[rows], xp.t(), beta=0.0)
+            return res.values()
+        except (RuntimeError, NotImplementedError):  # pragma: no cover (backend-dependent)
+            return None
 
     def _similar(self, ue: Tensor, xp: Tensor, p: Optional[Tensor],
                  allowed: Tensor) -> Tuple[Tensor, Tensor]:

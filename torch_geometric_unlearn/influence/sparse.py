@@ -10,7 +10,9 @@ import warnings
 from typing import Any, Optional
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
+from torch.overrides import TorchFunctionMode
 
 
 def to_sparse_csr(x: Tensor) -> Tensor:
@@ -34,6 +36,74 @@ def csr_rows(csr: Tensor, index: Tensor) -> Tensor:
                                        (index.numel(), csr.size(1)))
 
 
+def transpose_csr(csr: Tensor) -> Tensor:
+    r"""The CSR form of the transpose of a 2-D CSR tensor (one stable sort of the entries)."""
+    crow, col = csr.crow_indices(), csr.col_indices()
+    rows = torch.repeat_interleave(torch.arange(csr.size(0), device=col.device), crow.diff())
+    perm = torch.argsort(col, stable=True)
+    new_crow = torch.zeros(csr.size(1) + 1, dtype=crow.dtype, device=col.device)
+    new_crow[1:] = torch.cumsum(torch.bincount(col, minlength=csr.size(1)), 0)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+        warnings.simplefilter('ignore', UserWarning)
+        return torch.sparse_csr_tensor(new_crow, rows[perm], csr.values()[perm],
+                                       (csr.size(1), csr.size(0)))
+
+
+def dense_to_csr(x: Tensor) -> Tensor:
+    r"""The CSR form of a dense 2-D tensor (one :func:`nonzero` scan; faster than
+    :meth:`Tensor.to_sparse_csr` on CPU)."""
+    row, col = x.nonzero().unbind(1)
+    crow = torch.zeros(x.size(0) + 1, dtype=torch.long, device=x.device)
+    crow[1:] = torch.cumsum(torch.bincount(row, minlength=x.size(0)), 0)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+        warnings.simplefilter('ignore', UserWarning)
+        return torch.sparse_csr_tensor(crow, col, x[row, col], x.shape)
+
+
+def csr_zeroed(x: Tensor, csr: Tensor) -> Optional[Tensor]:
+    r"""The CSR form of :obj:`x` when :obj:`x` is the matrix of :obj:`csr` with some entries
+    zeroed (what node and feature requests do to the features): the values are re-read from
+    :obj:`x` at :obj:`csr`'s pattern and the zeros dropped, so no removed entry survives, not
+    even as a stored zero, without a dense scan-and-convert. :obj:`None` when :obj:`x` has a
+    non-zero outside the pattern (or another shape or device)."""
+    if csr.shape != x.shape or csr.device != x.device:
+        return None
+    rows = torch.repeat_interleave(torch.arange(x.size(0), device=x.device),
+                                   csr.crow_indices().diff())
+    cols = csr.col_indices()
+    values = x[rows, cols]
+    nz = values != 0
+    if int(nz.sum()) != int(torch.count_nonzero(x)):
+        return None
+    rows, cols, values = rows[nz], cols[nz], values[nz]
+    crow = torch.zeros(x.size(0) + 1, dtype=cols.dtype, device=x.device)
+    crow[1:] = torch.cumsum(torch.bincount(rows, minlength=x.size(0)), 0)
+    with warnings.catch_warnings():  # "sparse invariant checks are disabled"
+        warnings.simplefilter('ignore', UserWarning)
+        return torch.sparse_csr_tensor(crow, cols, values, x.shape)
+
+
+def drop_entries(csr: Tensor, row_hit: Optional[Tensor],
+                 col_hit: Optional[Tensor]) -> Tensor:
+    r"""A copy of the 2-D CSR tensor without the entries whose row is in :obj:`row_hit` and
+    whose column is in :obj:`col_hit` (boolean masks; :obj:`None` matches all), in
+    :math:`O(\text{nnz})`; the dropped entries are gone, not stored as zeros."""
+    crow, col, val = csr.crow_indices(), csr.col_indices(), csr.values()
+    n = csr.size(0)
+    row_of = torch.repeat_interleave(torch.arange(n, device=col.device), crow.diff())
+    drop = torch.ones_like(col, dtype=torch.bool)
+    if row_hit is not None:
+        drop &= row_hit[row_of]
+    if col_hit is not None:
+        drop &= col_hit[col]
+    keep = ~drop
+    new_crow = torch.zeros(n + 1, dtype=crow.dtype, device=col.device)
+    new_crow[1:] = torch.cumsum(torch.bincount(row_of[keep], minlength=n), 0)
+    with warnings.catch_warnings():  # "sparse invariant checks are disabled"
+        warnings.simplefilter('ignore', UserWarning)
+        return torch.sparse_csr_tensor(new_crow, col[keep], val[keep], csr.shape)
+
+
 def with_features(data: Any, x: Optional[Tensor]) -> Any:
     r"""A shallow copy of :obj:`data` with features :obj:`x` (:obj:`data` itself if
     :obj:`None`)."""
@@ -45,7 +115,7 @@ def with_features(data: Any, x: Optional[Tensor]) -> Any:
 
 
 def sparse_features_usable(task: Any, model: torch.nn.Module, data: Any,
-                           max_density: float = 0.1) -> bool:
+                           max_density: Optional[float] = 0.1) -> bool:
     r"""Whether :obj:`data.x` is a dense floating-point matrix with fewer than
     :obj:`max_density` non-zeros that :obj:`model` accepts as sparse CSR with the same logits
     (one trial forward pass each way, no gradients)."""
@@ -53,7 +123,7 @@ def sparse_features_usable(task: Any, model: torch.nn.Module, data: Any,
     if not isinstance(x, Tensor) or x.dim() != 2 or x.layout != torch.strided \
             or not x.is_floating_point() or x.numel() == 0:
         return False
-    if int(torch.count_nonzero(x)) >= max_density * x.numel():
+    if max_density is not None and int(torch.count_nonzero(x)) >= max_density * x.numel():
         return False
     was_training = model.training
     model.eval()
@@ -67,3 +137,80 @@ def sparse_features_usable(task: Any, model: torch.nn.Module, data: Any,
         return False
     finally:
         model.train(was_training)
+
+
+class CSRMatmul(torch.autograd.Function):
+    r""":math:`\mathbf{A}\mathbf{M}` for a constant sparse CSR :math:`\mathbf{A}` (the node
+    features), differentiable in :math:`\mathbf{M}` to any order: the backward pass is
+    :math:`\mathbf{A}^\top\mathbf{G}` with the precomputed CSR transpose (PyTorch converts
+    :math:`\mathbf{A}^\top` to CSR on every backward pass otherwise, which dominated a
+    Hessian-vector product with Cora's bag-of-words features)."""
+
+    @staticmethod
+    def forward(ctx: Any, m: Tensor, a: Tensor, a_t: Tensor) -> Tensor:  # type: ignore
+        ctx.a, ctx.a_t = a, a_t
+        return a @ m
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor):  # type: ignore
+        return CSRMatmul.apply(grad, ctx.a_t, ctx.a), None, None
+
+
+class SparseFeatures(TorchFunctionMode):
+    r"""Routes :obj:`F.linear(x, W, b)` (and :obj:`x @ W`) on the sparse CSR features
+    :obj:`x` fed to the model through :class:`CSRMatmul`, computing :math:`(\mathbf{X}
+    \mathbf{W}^\top)[\text{rows}] + \mathbf{b}` from the whole graph's features
+    :math:`\mathbf{X}` and their cached transpose (exactly the same product; :obj:`x` is
+    :obj:`X[rows]` on a subgraph). Every other operation runs unchanged."""
+
+    _LINEAR = (F.linear, )
+    _MATMUL = (torch.matmul, torch.mm, torch.Tensor.matmul, torch.Tensor.__matmul__,
+               torch.sparse.mm)
+
+    def __init__(self, x: Tensor, a: Tensor, a_t: Tensor, rows: Optional[Tensor]) -> None:
+        super().__init__()
+        self.x, self.a, self.a_t, self.rows = x, a, a_t, rows
+
+    def _product(self, m: Tensor) -> Tensor:
+        out = CSRMatmul.apply(m, self.a, self.a_t)
+        return out if self.rows is None else out.index_select(0, self.rows)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if args and args[0] is self.x:
+            if func in self._LINEAR and len(args) + len(kwargs) <= 3:
+                weight = args[1] if len(args) > 1 else kwargs.get('weight')
+                bias = args[2] if len(args) > 2 else kwargs.get('bias')
+                if isinstance(weight, Tensor) and weight.dim() == 2 and weight.layout == \
+                        torch.strided:
+                    out = self._product(weight.t())
+                    return out if bias is None else out + bias
+            elif func in self._MATMUL and len(args) == 2 and not kwargs \
+                    and isinstance(args[1], Tensor) and args[1].dim() == 2 \
+                    and args[1].layout == torch.strided:
+                return self._product(args[1])
+        return func(*args, **kwargs)
+
+
+def resolve_sparse_features(algorithm: Any, task: Any, model: torch.nn.Module,
+                            data: Any) -> bool:
+    r"""Whether :obj:`algorithm` (with a :obj:`sparse_features` option: :obj:`None` = when
+    under 10% non-zero, :obj:`True` = always, :obj:`False` = never) feeds :obj:`data.x` to
+    :obj:`model` as sparse CSR: decided once per model class and feature shape by
+    :func:`sparse_features_usable` and cached in :obj:`algorithm._sparse_ok` (a boolean only,
+    no data). Raises for :obj:`sparse_features=True` with a model that cannot take them."""
+    x = getattr(data, 'x', None)
+    if algorithm.sparse_features is False or not isinstance(x, Tensor):
+        return False
+    key = (type(model).__qualname__, tuple(x.shape))
+    cached = algorithm._sparse_ok
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    ok = sparse_features_usable(task, model, data,
+                                max_density=None if algorithm.sparse_features else 0.1)
+    if not ok and algorithm.sparse_features:
+        raise ValueError(f'{type(algorithm).__name__}(sparse_features=True): the model does '
+                         'not accept sparse CSR features (or gives different logits); use '
+                         'None or False')
+    algorithm._sparse_ok = (key, ok)
+    return ok

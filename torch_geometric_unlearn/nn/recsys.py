@@ -203,7 +203,8 @@ class LightGCN(PyGLightGCN):
         return {}
 
     def loss(self, adj: Tensor, users: Tensor, pos_items: Tensor, neg_items: Tensor,
-             x0: Optional[Tensor] = None, **kwargs: Any) -> Tensor:
+             x0: Optional[Tensor] = None, emb: Optional[Tensor] = None,
+             **kwargs: Any) -> Tensor:
         r"""BPR + L2 loss of a batch of (user, positive item, negative item) triples.
 
         Args:
@@ -214,11 +215,15 @@ class LightGCN(PyGLightGCN):
             x0 (torch.Tensor, optional): Layer-0 embeddings replacing
                 :obj:`self.embedding.weight` (both in propagation and regularisation).
                 (default: :obj:`None`)
+            emb (torch.Tensor, optional): The clean final embeddings
+                :obj:`self.propagate(adj, x0)`, when the caller already has them (e.g. for a
+                second loss on the same forward pass): saves one propagation. The caller
+                guarantees they match :obj:`adj` and :obj:`x0`. (default: :obj:`None`)
             **kwargs: Ignored (accepted so that every backbone takes the same arguments,
                 e.g. :obj:`edge_index`, :obj:`generator`).
         """
         x0 = self.embedding.weight if x0 is None else x0
-        emb = self.propagate(adj, x0)
+        emb = self.propagate(adj, x0) if emb is None else emb
         return (self.bpr_loss(emb, users, pos_items, neg_items)
                 + self.reg_loss(x0, users, pos_items, neg_items))
 
@@ -299,11 +304,12 @@ class SGL(LightGCN):
     def loss(self, adj: Tensor, users: Tensor, pos_items: Tensor, neg_items: Tensor,
              x0: Optional[Tensor] = None, views: Optional[Tuple[Tensor, Tensor]] = None,
              edge_index: Optional[Tensor] = None,
-             generator: Optional[torch.Generator] = None, **kwargs: Any) -> Tensor:
+             generator: Optional[torch.Generator] = None, emb: Optional[Tensor] = None,
+             **kwargs: Any) -> Tensor:
         r"""BPR + L2 + :math:`\lambda_{\mathrm{ssl}}` InfoNCE.
 
         Args:
-            adj, users, pos_items, neg_items, x0: As in :meth:`LightGCN.loss`.
+            adj, users, pos_items, neg_items, x0, emb: As in :meth:`LightGCN.loss`.
             views (Tuple[torch.Tensor, torch.Tensor], optional): The two augmented
                 adjacencies (from :meth:`loss_context`). (default: :obj:`None`)
             edge_index (torch.Tensor, optional): Training interactions (user, local item),
@@ -312,7 +318,7 @@ class SGL(LightGCN):
                 (default: :obj:`None`)
         """
         x0 = self.embedding.weight if x0 is None else x0
-        loss = super().loss(adj, users, pos_items, neg_items, x0=x0)
+        loss = super().loss(adj, users, pos_items, neg_items, x0=x0, emb=emb)
         if self.ssl_weight == 0:
             return loss
         if views is None:
@@ -409,12 +415,12 @@ class SimGCL(LightGCN):
 
     def loss(self, adj: Tensor, users: Tensor, pos_items: Tensor, neg_items: Tensor,
              x0: Optional[Tensor] = None, generator: Optional[torch.Generator] = None,
-             **kwargs: Any) -> Tensor:
+             emb: Optional[Tensor] = None, **kwargs: Any) -> Tensor:
         r"""BPR + L2 on the clean propagation + :math:`\lambda` InfoNCE between two noisy
-        propagations (noise from :obj:`generator`). Other arguments as in
-        :meth:`LightGCN.loss`."""
+        propagations (noise from :obj:`generator`). Other arguments (:obj:`emb`: the clean
+        propagation, if already computed) as in :meth:`LightGCN.loss`."""
         x0 = self.embedding.weight if x0 is None else x0
-        loss = super().loss(adj, users, pos_items, neg_items, x0=x0)
+        loss = super().loss(adj, users, pos_items, neg_items, x0=x0, emb=emb)
         if self.ssl_weight == 0:
             return loss
         emb1 = self.propagate(adj, x0, perturbed=True, generator=generator)
