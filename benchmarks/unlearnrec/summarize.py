@@ -20,7 +20,15 @@ def main(paths):
             for r in records:
                 if not isinstance(r, dict) or 'error' in r or 'utility_after' not in r:
                     continue
-                rows[(r['dataset'], r['model'], r['algorithm'])].append(r)
+                if 'recall_ratio_vs_retrain' not in r:  # a benchmark-CLI record
+                    if 'utility_retrain' not in r:
+                        continue
+                    r = dict(r, recall_ratio_vs_retrain=r['utility_after']['recall@20']
+                             / r['utility_retrain']['recall@20'])
+                # bench.py's requests are adversarial; CLI records name their strategy.
+                name = r['algorithm'] if r.get('strategy') in (None, 'adversarial') \
+                    else f"{r['algorithm']} ({r['strategy']})"
+                rows[(r['dataset'], r['model'], name)].append(r)
     print('| dataset | model | method | seeds | Recall@20 | NDCG@20 | Recall / Retrain [min, max] '
           '| MI-BF | MI-NG [min, max] | unlearn s | speed-up (median) | peak MB |')
     print('|---|---|---|---|---|---|---|---|---|---|---|---|')
