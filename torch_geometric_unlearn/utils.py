@@ -1,10 +1,12 @@
-"""Small shared utilities: timing, peak-memory measurement and progress bars."""
+"""Small shared utilities: timing, peak-memory measurement, progress bars and a model-mode
+context."""
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
-from typing import Iterable, Optional, TypeVar
+from typing import Iterable, Iterator, Optional, TypeVar
 
 import torch
 
@@ -13,6 +15,18 @@ T = TypeVar('T')
 #: Progress bars on long loops (training epochs, shard retraining): off unless the environment
 #: variable ``TGU_PROGRESS`` is ``1``/``true``/``yes`` or :func:`set_progress` turned them on.
 _PROGRESS: Optional[bool] = None
+
+
+@contextlib.contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    r"""Puts :obj:`model` in evaluation mode (no dropout, frozen batch statistics) for the
+    block and restores its previous training flag afterwards, also on error."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def set_progress(enabled: Optional[bool]) -> None:

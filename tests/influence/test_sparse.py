@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from torch_geometric_unlearn.influence.sparse import (CSRMatmul, csr_zeroed, dense_to_csr,
-                                                      resolve_sparse_features, transpose_csr)
+from torch_geometric_unlearn.influence.sparse import (CSRMatmul, cached_csr, csr_of, csr_zeroed,
+                                                      dense_to_csr, resolve_sparse_features,
+                                                      transpose_csr)
 
 
 def _features(seed: int = 0) -> torch.Tensor:
@@ -31,6 +32,23 @@ def test_csr_zeroed_refuses_entries_outside_the_pattern():
     other[r, c] = 1.0
     assert csr_zeroed(other, csr) is None
     assert csr_zeroed(x[:5], csr) is None  # other shape
+
+
+def test_cached_csr_reuses_derives_or_converts():
+    x = _features()
+    csr = dense_to_csr(x)
+    cache = (x, x._version, csr)
+    assert cached_csr(x, cache) is csr  # the same, unchanged tensor
+    zeroed = x.clone()
+    zeroed[[2, 5]] = 0
+    out = cached_csr(zeroed, cache)  # derived from the cached pattern
+    assert torch.equal(out.to_dense(), zeroed)
+    assert out.values().numel() == int(torch.count_nonzero(zeroed))
+    x.mul_(1.0)  # an in-place change: the cache is stale, the values are re-read
+    assert cached_csr(x, cache) is not csr
+    other = torch.ones(20, 9)  # entries outside the pattern: a full conversion
+    assert torch.equal(cached_csr(other, cache).to_dense(), other)
+    assert torch.equal(csr_of(other).to_dense(), other)
 
 
 def test_transpose_and_csr_matmul_gradient():

@@ -16,10 +16,9 @@ from torch_geometric_unlearn.influence.hvp import make_hvp_fn
 from torch_geometric_unlearn.influence.solvers import (LiSSADivergenceError,
                                                        hessian_eigenvalue_bounds, inverse_hvp_cg,
                                                        inverse_hvp_lissa)
-from torch_geometric_unlearn.influence.sparse import (SparseFeatures, csr_zeroed, drop_entries,
+from torch_geometric_unlearn.influence.sparse import (SparseFeatures, cached_csr, drop_entries,
                                                       resolve_sparse_features, transpose_csr)
 from torch_geometric_unlearn.influence.sparse import csr_rows as _csr_rows
-from torch_geometric_unlearn.influence.sparse import to_sparse_csr as _to_csr
 from torch_geometric_unlearn.influence.sparse import with_features as _with_x
 from torch_geometric_unlearn.request import UnlearningRequest
 from torch_geometric_unlearn.result import UnlearningResult
@@ -302,17 +301,8 @@ class GIF(UnlearningAlgorithm):
 
     def _csr_of(self, x: Tensor) -> Tensor:
         r"""The CSR form of :obj:`x`, reusing the cached conversion of the previous graph's
-        features when :obj:`x` is that tensor (unchanged) or a copy of it with entries zeroed
-        (:func:`~torch_geometric_unlearn.influence.sparse.csr_zeroed`: no removed entry
-        survives, not even as a stored zero)."""
-        cache = self._x_cache
-        if cache is not None and cache[0] is x and cache[1] == x._version:
-            return cache[2]
-        if cache is not None:
-            csr = csr_zeroed(x, cache[2])
-            if csr is not None:
-                return csr
-        return _to_csr(x)
+        features (:func:`~torch_geometric_unlearn.influence.sparse.cached_csr`)."""
+        return cached_csr(x, self._x_cache)
 
     def _sparse_forms(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         r"""The CSR forms of :obj:`x` and of its transpose (cached for the current graph's

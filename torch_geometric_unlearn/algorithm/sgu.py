@@ -16,8 +16,8 @@ from torch_geometric.utils import k_hop_subgraph
 
 from torch_geometric_unlearn.algorithm.base import GraphData, UnlearningAlgorithm
 from torch_geometric_unlearn.influence.nim import NIM, unlearning_entities
-from torch_geometric_unlearn.influence.sparse import (SparseFeatures, csr_rows, csr_zeroed,
-                                                      dense_to_csr, drop_entries,
+from torch_geometric_unlearn.influence.sparse import (SparseFeatures, cached_csr, csr_of,
+                                                      csr_rows, dense_to_csr, drop_entries,
                                                       resolve_sparse_features, transpose_csr,
                                                       with_features)
 from torch_geometric_unlearn.request import UnlearningRequest
@@ -306,30 +306,10 @@ class SGU(UnlearningAlgorithm):
                                            torch.cat([a.values(), b.values()]),
                                            (a.size(0) + b.size(0), a.size(1)))
 
-    def _features_csr(self, x: Tensor) -> Tensor:
-        r"""CSR form of :obj:`x`: the cached one when :obj:`x` is the cached (unchanged)
-        tensor, else derived from the cached pattern when :obj:`x` only zeroes entries of it
-        (:meth:`_csr_zeroed`), else a full conversion."""
-        cache = self._x_cache
-        if cache is not None and cache[0] is x and cache[1] == x._version:
-            return cache[2]
-        if cache is not None and cache[2].shape == x.shape and cache[2].device == x.device:
-            return self._csr_zeroed(x, cache[2])
-        return dense_to_csr(x)
-
     def _resolve_sparse(self, model: torch.nn.Module, data: GraphData) -> bool:
         r"""Whether to feed sparse CSR features (decided once per model class and feature
         shape: a trial forward must give the dense logits; cached as a boolean only)."""
         return resolve_sparse_features(self, self._require_task(), model, data)
-
-    @staticmethod
-    def _csr_zeroed(x: Tensor, csr: Tensor) -> Tensor:
-        r"""The CSR form of :obj:`x`, a copy of the matrix of :obj:`csr` with entries zeroed
-        (node and feature requests; :func:`~torch_geometric_unlearn.influence.sparse.
-        csr_zeroed`: no removed entry survives, not even as a stored zero); a full conversion
-        when :obj:`x` has entries outside the pattern."""
-        out = csr_zeroed(x, csr)
-        return dense_to_csr(x) if out is None else out
 
     def _optimizer(self, model: torch.nn.Module, task: Any
                    ) -> Tuple[list, list, torch.optim.Optimizer]:
@@ -417,7 +397,8 @@ class SGU(UnlearningAlgorithm):
         n = data.num_nodes
         model.eval()  # dropout off: one deterministic forward scores and trains each epoch
         # Sparse CSR features for every forward of this request (built here, never kept).
-        x_csr = self._features_csr(data.x) if self._resolve_sparse(model, data) else None
+        x_csr = cached_csr(data.x, self._x_cache) if self._resolve_sparse(model, data) \
+            else None
         with torch.no_grad():  # (no gradient: a plain CSR product, no transpose needed)
             # Original weights on G: anchors, soft labels.
             orig_out = task.logits(model, with_features(data, x_csr))
@@ -475,7 +456,7 @@ class SGU(UnlearningAlgorithm):
             elif request.kind == 'node':  # the removed rows are zeroed (apply_request)
                 xs = self._csr_drop_rows(x_csr, request.node_index)
             else:
-                xs = self._csr_zeroed(retained.x, x_csr)
+                xs = csr_of(retained.x, x_csr)
             served = with_features(retained, xs)
         new_cache = None if x_csr is None else (retained.x, retained.x._version, served.x)
         # One forward per epoch: G' and the removed nodes' subgraph of G as one disjoint

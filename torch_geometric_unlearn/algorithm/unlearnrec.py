@@ -27,7 +27,7 @@ from torch_geometric_unlearn.result import UnlearningResult
 from torch_geometric_unlearn.task.base import make_generator, model_device
 from torch_geometric_unlearn.task.recommendation import (NegativeSampler, get_interactions,
                                                          num_users_items)
-from torch_geometric_unlearn.utils import progress
+from torch_geometric_unlearn.utils import eval_mode, progress
 
 
 # Helpers shared with the recommendation baselines ###########################
@@ -80,24 +80,19 @@ def removed_node_ids(data: GraphData, request: UnlearningRequest) -> Optional[Te
 def final_embeddings(model: torch.nn.Module, adj: Tensor,
                      x0: Optional[Tensor] = None) -> Tensor:
     r"""Clean final embeddings (evaluation mode, no gradient) of a backbone."""
-    was = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            return model.propagate(adj, x0).detach()
-    finally:
-        model.train(was)
+    with eval_mode(model), torch.no_grad():
+        return model.propagate(adj, x0).detach()
 
 
-def _shared_emb(model: torch.nn.Module, emb: Tensor) -> Dict[str, Tensor]:
-    r"""``{'emb': emb}`` when :obj:`model`'s :meth:`loss` takes the clean propagation it would
-    compute itself (the :mod:`~torch_geometric_unlearn.nn.recsys` backbones), so that
-    :math:`\mathcal{L}_M` and :math:`\mathcal{L}_u` share one forward pass; else ``{}``."""
+def _loss_takes_emb(model: torch.nn.Module) -> bool:
+    r"""Whether :obj:`model`'s :meth:`loss` takes the clean propagation it would compute
+    itself as :obj:`emb=` (the :mod:`~torch_geometric_unlearn.nn.recsys` backbones), so that
+    :math:`\mathcal{L}_M`, :math:`\mathcal{L}_u` and :math:`\mathcal{L}_p` share one forward
+    pass. Checked once per loop, not per step."""
     try:
-        params = inspect.signature(model.loss).parameters
+        return 'emb' in inspect.signature(model.loss).parameters
     except (TypeError, ValueError):
-        return {}
-    return {'emb': emb} if 'emb' in params else {}
+        return False
 
 
 def with_embeddings(model: torch.nn.Module, x0: Tensor) -> torch.nn.Module:
@@ -436,15 +431,17 @@ class UnlearnRec(UnlearningAlgorithm):
                         nodes, gen) -> float:
         U, I = model.num_users, model.num_items
         ctx = model.loss_context(kept, gen)
+        share = _loss_takes_emb(model)
+        need_emb = share or self.lambda_u > 0 or self.lambda_p > 0
         total, count = 0.0, 0
         for batch in self._batches(kept.size(1), gen, kept.device):
             users, pos = kept[0, batch], kept[1, batch]
             neg = sampler(users, gen)
             opt.zero_grad()
             x0_t = enc(idm, x0, ebar)
-            emb = model.propagate(adj_r, x0_t)
+            emb = model.propagate(adj_r, x0_t) if need_emb else None
             loss = model.loss(adj_r, users, pos, neg, x0=x0_t, generator=gen,
-                              edge_index=kept, **_shared_emb(model, emb), **ctx)
+                              edge_index=kept, **({'emb': emb} if share else {}), **ctx)
             if self.lambda_u > 0 or self.lambda_p > 0:  # on the same forward pass
                 if self.lambda_u > 0:
                     loss = loss + self.lambda_u * self.unlearning_loss(model, emb, removed)
@@ -567,6 +564,7 @@ class UnlearnRec(UnlearningAlgorithm):
         for p in frozen:
             p.requires_grad_(False)
         devices = [device] if device.type == 'cuda' else []
+        share = _loss_takes_emb(model)
         try:
             with torch.random.fork_rng(devices=devices):
                 torch.manual_seed(self._seed() + 1)
@@ -580,7 +578,8 @@ class UnlearnRec(UnlearningAlgorithm):
                         x0_t = e0 + enc.transform(delta)
                         emb = model.propagate(adj_r, x0_t)
                         loss = model.loss(adj_r, users, pos, neg, x0=x0_t, generator=gen,
-                                          edge_index=kept, **_shared_emb(model, emb), **ctx)
+                                          edge_index=kept, **({'emb': emb} if share else {}),
+                                          **ctx)
                         loss = loss + self.lambda_u * self.unlearning_loss(model, emb, removed)
                         if lam_p > 0:
                             loss = loss + lam_p * self.preserving_loss(model, emb, anchor,

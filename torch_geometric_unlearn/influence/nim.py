@@ -19,6 +19,7 @@ from torch import Tensor
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from torch_geometric_unlearn.request import UnlearningRequest
+from torch_geometric_unlearn.utils import eval_mode
 
 
 def propagate_features(x: Tensor, edge_index: Tensor, num_nodes: int, num_hops: int,
@@ -158,13 +159,8 @@ def unlearning_entities(request: UnlearningRequest) -> Tensor:
 def _soft_labels(data: Any, model: torch.nn.Module, task: Any) -> Tensor:
     if task is not None and hasattr(task, 'predict_proba'):
         return task.predict_proba(model, data)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            return model(data.x, data.edge_index).softmax(dim=-1)
-    finally:
-        model.train(was_training)
+    with eval_mode(model), torch.no_grad():
+        return model(data.x, data.edge_index).softmax(dim=-1)
 
 
 class NIM:

@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.overrides import TorchFunctionMode
 
+from torch_geometric_unlearn.utils import eval_mode
+
 
 def to_sparse_csr(x: Tensor) -> Tensor:
     r"""The sparse CSR form of a dense 2-D tensor (PyTorch's beta warning silenced)."""
@@ -104,6 +106,25 @@ def drop_entries(csr: Tensor, row_hit: Optional[Tensor],
         return torch.sparse_csr_tensor(new_crow, col[keep], val[keep], csr.shape)
 
 
+def cached_csr(x: Tensor, cache: Optional[tuple]) -> Tensor:
+    r"""The CSR form of :obj:`x`, given :obj:`cache` :obj:`(x0, x0._version, csr0, ...)` of an
+    earlier graph's features (or :obj:`None`): :obj:`csr0` when :obj:`x` is that tensor,
+    unchanged; derived from :obj:`csr0`'s pattern when :obj:`x` is a copy of it with entries
+    zeroed (:func:`csr_zeroed`: what node and feature requests do; no removed entry survives,
+    not even as a stored zero); else a full conversion (:func:`dense_to_csr`)."""
+    if cache is not None and cache[0] is x and cache[1] == x._version:
+        return cache[2]
+    return csr_of(x, None if cache is None else cache[2])
+
+
+def csr_of(x: Tensor, pattern: Optional[Tensor] = None) -> Tensor:
+    r"""The CSR form of :obj:`x`: derived from the CSR matrix :obj:`pattern` when :obj:`x`
+    is a copy of it with entries zeroed (:func:`csr_zeroed`), else a full conversion
+    (:func:`dense_to_csr`)."""
+    out = None if pattern is None else csr_zeroed(x, pattern)
+    return dense_to_csr(x) if out is None else out
+
+
 def with_features(data: Any, x: Optional[Tensor]) -> Any:
     r"""A shallow copy of :obj:`data` with features :obj:`x` (:obj:`data` itself if
     :obj:`None`)."""
@@ -125,18 +146,14 @@ def sparse_features_usable(task: Any, model: torch.nn.Module, data: Any,
         return False
     if max_density is not None and int(torch.count_nonzero(x)) >= max_density * x.numel():
         return False
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             dense = task.logits(model, data)
             sparse = task.logits(model, with_features(data, to_sparse_csr(x)))
         return sparse.shape == dense.shape and bool(torch.allclose(sparse, dense, rtol=1e-4,
                                                                    atol=1e-5))
     except (RuntimeError, NotImplementedError, TypeError, ValueError):
         return False
-    finally:
-        model.train(was_training)
 
 
 class CSRMatmul(torch.autograd.Function):

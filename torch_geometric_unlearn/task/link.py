@@ -13,6 +13,7 @@ from torch_geometric.data import Data
 
 from torch_geometric_unlearn.metric.classification import link_auc
 from torch_geometric_unlearn.task.base import Task, make_generator, model_device
+from torch_geometric_unlearn.utils import eval_mode
 
 #: Held-out pairs a split adds to the graph (``2 x m`` node-id pairs, never in ``edge_index``).
 SPLIT_KEYS = ('val_pos', 'val_neg', 'test_pos', 'test_neg')
@@ -179,12 +180,8 @@ class LinkPredictionTask(Task):
     @torch.no_grad()
     def embeddings(self, model: torch.nn.Module, data: Data) -> Tensor:
         r"""Node embeddings in evaluation mode."""
-        was_training = model.training
-        model.eval()
-        try:
+        with eval_mode(model):
             return self.logits(model, data.to(model_device(model)))
-        finally:
-            model.train(was_training)
 
     def val_auc(self, model: torch.nn.Module, data: Data) -> float:
         r"""Validation AUC (the model-selection score)."""

@@ -12,7 +12,7 @@ from torch_geometric.data import Data
 
 from torch_geometric_unlearn.metric.classification import accuracy, macro_f1
 from torch_geometric_unlearn.task.base import Task, make_generator, model_device
-from torch_geometric_unlearn.utils import progress
+from torch_geometric_unlearn.utils import eval_mode, progress
 
 
 def neighbor_sampling_available() -> bool:
@@ -76,15 +76,11 @@ class NodeClassificationTask(Task):
     @torch.no_grad()
     def predict_proba(self, model: torch.nn.Module, data: Data) -> Tensor:
         r"""Softmax posteriors of every node, in evaluation mode."""
-        was_training = model.training
-        model.eval()
-        try:
+        with eval_mode(model):
             if self.batch_size is not None and neighbor_sampling_available():
                 out = self._batched_logits(model, data)
             else:
                 out = self.logits(model, data.to(model_device(model)))
-        finally:
-            model.train(was_training)
         return out.softmax(dim=-1)
 
     def loss(self, model: torch.nn.Module, data: Data, mask: Optional[Tensor] = None,

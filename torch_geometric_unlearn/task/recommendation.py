@@ -27,7 +27,7 @@ from torch_geometric.data import Data, HeteroData
 from torch_geometric_unlearn.metric.ranking import full_ranking_metrics
 from torch_geometric_unlearn.nn.sparse import bipartite_norm_adj
 from torch_geometric_unlearn.task.base import Task, make_generator, model_device
-from torch_geometric_unlearn.utils import progress
+from torch_geometric_unlearn.utils import eval_mode, progress
 
 GraphData = Union[HeteroData, Data]
 
@@ -227,13 +227,9 @@ class RecommendationTask(Task):
     def embeddings(self, model: torch.nn.Module, data: GraphData,
                    adj: Optional[Tensor] = None) -> Tensor:
         r"""Final embeddings :obj:`[U+I, d]` in evaluation mode."""
-        was_training = model.training
-        model.eval()
-        try:
+        with eval_mode(model):
             adj = self.build_adj(data, model_device(model)) if adj is None else adj
             return model(adj)
-        finally:
-            model.train(was_training)
 
     @torch.no_grad()
     def scores(self, model: torch.nn.Module, data: GraphData,
