@@ -48,12 +48,12 @@ from torch_geometric_unlearn.utils import _rss_bytes
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..'))
 from tests._reliability import request_stream  # noqa: E402 (the tests' stream generator)
 
-ALGORITHMS = {  # library defaults (SGU: the CLI's 30 epochs); cheapest first
+ALGORITHMS = {  # library defaults; cheapest first
     'scalegun': lambda: ScaleGUN(),
     'scalegun_deep': lambda: ScaleGUNDeep(),
     'cge': lambda: CGE(),
     'graph_eraser': lambda: GraphEraser(),
-    'sgu': lambda: SGU(epochs=30),
+    'sgu': lambda: SGU(),
     'if': lambda: IF(),
     'gif': lambda: GIF(),
     'retrain': lambda: Retrain(),

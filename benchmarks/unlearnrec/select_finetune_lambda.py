@@ -70,6 +70,13 @@ def parse(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--seeds', default='0,1,2')
     p.add_argument('--lambdas', default=DEFAULT_LAMBDAS,
                    help="λ'_p values; 0 is the paper's fine-tuning (finetune_preserve=False)")
+    add_protocol_args(p)
+    return p.parse_args(argv)
+
+
+def add_protocol_args(p: argparse.ArgumentParser) -> None:
+    r"""The options both selection scripts share: validation split, request size, backbone
+    training (the benchmark's), device and output file."""
     p.add_argument('--val-ratio', type=float, default=0.1,
                    help="share of each user's training interactions held out for validation")
     p.add_argument('--ratio', type=float, default=0.01, help='request size (both protocols)')
@@ -81,7 +88,6 @@ def parse(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--model', default='lightgcn')
     p.add_argument('--device', default='cpu')
     p.add_argument('--out', default=None)
-    return p.parse_args(argv)
 
 
 def selection_graph(data: Any, val_ratio: float, seed: int) -> Any:
@@ -143,6 +149,18 @@ def serve_all(task, data, original, request, seed: int, lambdas: List[float],
 
 def run_seed(args: argparse.Namespace, data: Any, seed: int,
              lambdas: List[float]) -> List[Dict[str, Any]]:
+    p = protocols(args, data, seed)
+    records = serve_all(p['task'], p['sel'], p['model'], p['request'], seed, lambdas, 'random')
+    records += serve_all(p['task'], p['attacked'], p['original'], p['adv'], seed, lambdas,
+                         'adversarial')
+    return records
+
+
+def protocols(args: argparse.Namespace, data: Any, seed: int) -> Dict[str, Any]:
+    r"""One seed's two selection protocols on the validation graph ``sel``: (a) a random
+    request on the model trained on the rest (benchmark CLI, ``--strategy random``); (b) the
+    adversarial request of ``bench.py`` (that model is the clean one; ``original`` is trained
+    on the ``attacked`` graph and ``adv`` removes exactly the added pairs)."""
     sel = selection_graph(data, args.val_ratio, seed).to(args.device)
     U = num_users_items(sel)[0]
     task = build_task(args, True, seed)
@@ -152,18 +170,15 @@ def run_seed(args: argparse.Namespace, data: Any, seed: int,
     print(f'seed={seed} trained on {get_interactions(sel).size(1)} interactions '
           f'({get_interactions(sel, "test").size(1)} validation) in '
           f'{time.perf_counter() - t0:.0f}s', flush=True)
-    # (a) random request on the model trained on the rest (benchmark CLI, --strategy random)
     request = select_request(sel, 'interaction', strategy='random', ratio=args.ratio,
                              seed=seed, model=model, task=task)
-    records = serve_all(task, sel, model, request, seed, lambdas, 'random')
-    # (b) adversarial request (bench.py): that model is the clean one
     emb = task.embeddings(model, sel)
     count = max(1, int(round(args.ratio * get_interactions(sel).size(1))))
     attacked, adv = adversarial_interactions(sel, emb[:U], emb[U:], count, seed=seed)
     original = _fresh_model(args, attacked, True, seed)
     task.train(original, attacked, seed=seed)
-    records += serve_all(task, attacked, original, adv, seed, lambdas, 'adversarial')
-    return records
+    return {'sel': sel, 'task': task, 'model': model, 'request': request,
+            'attacked': attacked, 'adv': adv, 'original': original}
 
 
 def select(records: List[Dict[str, Any]], lambdas: List[float]) -> Dict[str, Any]:
@@ -222,16 +237,26 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(table(records))
     print(f"rule: {choice['rule']}\nmedian ratios: {choice['median_ratio']}\n"
           f"pick: lambda'_p = {choice['pick']:g}" + (' (fallback)' if choice['fallback'] else ''))
-    doc = {'command': 'python benchmarks/unlearnrec/select_finetune_lambda.py ' + ' '.join(
-               sys.argv[1:] if argv is None else argv),
-           'selection': choice, 'table': table(records), 'seconds': time.perf_counter() - t0,
-           'loadavg_start': load0, 'loadavg_end': os.getloadavg(), 'records': records}
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w') as f:
-            json.dump(doc, f, indent=1, default=_json_default)
-        print(f'wrote {len(records)} records to {args.out}', file=sys.stderr)
+    write_selection(args.out, 'select_finetune_lambda.py', argv, choice, records,
+                    table(records), t0, load0)
     return 0
+
+
+def write_selection(out: Optional[str], script: str, argv: Optional[List[str]],
+                    choice: Dict[str, Any], records: List[Dict[str, Any]], table_text: str,
+                    t0: float, load0: Any) -> None:
+    r"""Writes a selection run (command, choice, table, time, load, records) to :obj:`out`
+    as JSON (nothing for :obj:`None`); shared by the selection scripts."""
+    if not out:
+        return
+    doc = {'command': f'python benchmarks/unlearnrec/{script} ' + ' '.join(
+               sys.argv[1:] if argv is None else argv),
+           'selection': choice, 'table': table_text, 'seconds': time.perf_counter() - t0,
+           'loadavg_start': load0, 'loadavg_end': os.getloadavg(), 'records': records}
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out, 'w') as f:
+        json.dump(doc, f, indent=1, default=_json_default)
+    print(f'wrote {len(records)} records to {out}', file=sys.stderr)
 
 
 if __name__ == '__main__':

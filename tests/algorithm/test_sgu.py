@@ -313,3 +313,42 @@ def test_sgc_propagates_once_with_the_same_logits(cora):
     slow = Unlearner(copy.deepcopy(model), ref, task=task).fit(cora).unlearn(request)
     assert res.extras['best_epoch'] == slow.extras['best_epoch']
     assert torch.allclose(_params(res.model), _params(slow.model), atol=1e-6)
+
+
+def test_fine_tuning_goes_on_until_forgotten(cora, trained_gcn):
+    r"""Issue 8 (SGC under-forgot: five steps left the removed nodes far above the never-trained
+    level and the selection then took the least fine-tuned epoch): while no epoch is forgotten,
+    fine-tuning continues past :obj:`epochs` up to :obj:`max_epochs` and stops at the first
+    forgotten one."""
+    model, task = trained_gcn
+    request = select_request(cora, 'node', ratio=0.05, seed=1)
+    kw = dict(epochs=1, lr=2e-3)  # one small step cannot forget
+    short = Unlearner(copy.deepcopy(model), SGU(max_epochs=1, **kw),
+                      task=task).fit(cora).unlearn(request)
+    assert not short.extras['forgotten'] and len(short.extras['forget_gap_curve']) == 1
+    long = Unlearner(copy.deepcopy(model), SGU(max_epochs=40, **kw),
+                     task=task).fit(cora).unlearn(request)
+    gaps = long.extras['forget_gap_curve']
+    assert long.extras['forgotten'] and 1 < len(gaps) < 40, gaps
+    assert long.extras['best_epoch'] == len(gaps)  # stopped at the first forgotten epoch
+    assert all(g > 0 for g in gaps[:-1])  # approached from above, never crossed
+    with pytest.raises(ValueError, match='max_epochs'):
+        SGU(epochs=5, max_epochs=3)
+    assert SGU(epochs=5).max_epochs == 20
+
+
+def test_ce_weight_switches_the_cross_entropy_term(cora, trained_gcn):
+    r"""With every other loss term off, :obj:`ce_weight=0` leaves the weights untouched (zero
+    gradients), while the retained nodes' cross-entropy moves them."""
+    model, task = trained_gcn
+    request = select_request(cora, 'edge', count=5, seed=0)
+    off = dict(lam=0.0, kl_weight=0.0, weight_distance=0.0, contrastive_weight=0.0,
+               epochs=2)
+    res = Unlearner(copy.deepcopy(model), SGU(ce_weight=0.0, **off),
+                    task=task).fit(cora).unlearn(request)
+    assert torch.equal(_params(res.model), _params(model))
+    res = Unlearner(copy.deepcopy(model), SGU(ce_weight=1.0, **off),
+                    task=task).fit(cora).unlearn(request)
+    assert not torch.equal(_params(res.model), _params(model))
+    with pytest.raises(ValueError, match='ce_weight'):
+        SGU(ce_weight=-1.0)

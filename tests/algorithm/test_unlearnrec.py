@@ -200,6 +200,38 @@ def test_finetuning_step_propagates_once(attacked, monkeypatch):
     assert count(4) - count(2) == 2
 
 
+def test_finetune_lambda_u_weights_only_finetuning(attacked):
+    graph, request, model = attacked
+
+    def serve(**kwargs):
+        algo = UnlearnRec(pretrain_epochs=1, finetune_epochs=1, max_steps_per_epoch=2,
+                          finetune_lr=1e-2, **kwargs)
+        ul = Unlearner(copy.deepcopy(model), algo, task=make_task()).fit(graph)
+        res = ul.unlearn(request)
+        return algo, scores(res.model, res.data, request.edge_index).mean()
+
+    default, p_default = serve()
+    assert default.lambda_u == 1.0 and default.finetune_lambda_u == 2.0  # 2 x lambda_u
+    weak, p_weak = serve(finetune_lambda_u=0.)
+    strong, p_strong = serve(finetune_lambda_u=8.)
+    # pre-training keeps lambda_u: the same encoder whatever the fine-tuning weight
+    assert torch.equal(weak.encoder.h0, strong.encoder.h0)
+    assert strong.lambda_u == 1.0 and strong.finetune_lambda_u == 8.0
+    assert p_strong < p_default < p_weak
+    with pytest.raises(ValueError, match='finetune_lambda_u'):
+        UnlearnRec(finetune_lambda_u=-1.)
+    with pytest.raises(ValueError, match='finetune_lambda_u'):
+        UnlearnRec(finetune_lambda_u=True)
+    with pytest.raises(ValueError, match='finetune_lambda_u'):
+        UnlearnRec(finetune_lambda_u='2')
+    assert UnlearnRec(lambda_u=3.).finetune_lambda_u == 6.0
+    # default fine-tuning lr: 1.2 x the task's (recorded with the result)
+    algo = UnlearnRec(pretrain_epochs=0, max_steps_per_epoch=1)
+    res = Unlearner(copy.deepcopy(model), algo, task=make_task()).fit(graph).unlearn(request)
+    assert res.extras['finetune']['lr'] == pytest.approx(1.2 * make_task().lr)
+    assert res.extras['finetune']['lambda_u'] == 2.0
+
+
 def test_finetune_preserve_options():
     assert UnlearnRec().finetune_preserve == 'direct'
     assert UnlearnRec().finetune_lambda_p == pytest.approx(0.01)
