@@ -719,4 +719,5 @@ class SGU(UnlearningAlgorithm):
 
     def __repr__(self) -> str:
         return (f'SGU(selector={self.selector!r}, lam={self.lam}, epochs={self.epochs}, '
-                f'lr={self.lr}, forget_loss={self.forget_loss!r})')
+                f'max_epochs={self.max_epochs}, lr={self.lr}, '
+                f'forget_loss={self.forget_loss!r}, ce_weight={self.ce_weight})')
