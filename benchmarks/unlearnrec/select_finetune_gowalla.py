@@ -71,10 +71,9 @@ from typing import Any, Dict, List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from select_finetune_lambda import (add_protocol_args, protocols,  # noqa: E402
-                                    write_selection)
+from select_finetune_lambda import (add_protocol_args, fit_unlearnrec,  # noqa: E402
+                                    protocols, write_selection)
 
-from torch_geometric_unlearn.algorithm.unlearnrec import UnlearnRec  # noqa: E402
 from torch_geometric_unlearn.benchmark.registry import build_algorithm  # noqa: E402
 from torch_geometric_unlearn.datasets import load_dataset  # noqa: E402
 from torch_geometric_unlearn.metric.evaluate import evaluate_unlearning  # noqa: E402
@@ -111,10 +110,7 @@ def candidates(lambdas: List[float], factors: List[float], task_lr: float) -> Li
 
 
 def serve_all(task, data, original, request, seed, cands, protocol, retrain_val=None):
-    fitted = Unlearner(copy.deepcopy(original), UnlearnRec(), task=task)
-    t0 = time.perf_counter()
-    fitted.fit(data)
-    fit_seconds = time.perf_counter() - t0
+    fitted, fit_seconds = fit_unlearnrec(task, data, original)
     cache: Dict[str, Any] = {}
     records = []
     for c in cands:

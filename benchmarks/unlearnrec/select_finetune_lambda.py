@@ -49,7 +49,7 @@ import os
 import statistics
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from torch_geometric_unlearn.algorithm.unlearnrec import UnlearnRec
 from torch_geometric_unlearn.benchmark.runner import _fresh_model, _json_default, build_task
@@ -115,10 +115,7 @@ def variants(lambdas: List[float]) -> List[Dict[str, Any]]:
 def serve_all(task, data, original, request, seed: int, lambdas: List[float],
               protocol: str) -> List[Dict[str, Any]]:
     r"""Fits UnlearnRec once and serves :obj:`request` with every variant (copies)."""
-    fitted = Unlearner(copy.deepcopy(original), UnlearnRec(), task=task)
-    t0 = time.perf_counter()
-    fitted.fit(data)
-    fit_seconds = time.perf_counter() - t0
+    fitted, fit_seconds = fit_unlearnrec(task, data, original)
     cache: Dict[str, Any] = {}
     records = []
     for v in variants(lambdas):
@@ -154,6 +151,15 @@ def run_seed(args: argparse.Namespace, data: Any, seed: int,
     records += serve_all(p['task'], p['attacked'], p['original'], p['adv'], seed, lambdas,
                          'adversarial')
     return records
+
+
+def fit_unlearnrec(task: Any, data: Any, original: Any) -> Tuple[Unlearner, float]:
+    r"""UnlearnRec (defaults) fitted once on a copy of :obj:`original` (the variants are then
+    served on copies of it) and the seconds its pre-training took."""
+    fitted = Unlearner(copy.deepcopy(original), UnlearnRec(), task=task)
+    t0 = time.perf_counter()
+    fitted.fit(data)
+    return fitted, time.perf_counter() - t0
 
 
 def protocols(args: argparse.Namespace, data: Any, seed: int) -> Dict[str, Any]:

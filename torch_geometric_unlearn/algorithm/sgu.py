@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-import warnings
 from typing import Any, Callable, Optional, Tuple
 
 import torch
@@ -20,6 +19,7 @@ from torch_geometric_unlearn.influence.sparse import (SparseFeatures, cached_csr
                                                       csr_rows, dense_to_csr, drop_entries,
                                                       resolve_sparse_features, transpose_csr,
                                                       with_features)
+from torch_geometric_unlearn.nn.sparse import csr_tensor
 from torch_geometric_unlearn.request import UnlearningRequest
 from torch_geometric_unlearn.result import UnlearningResult
 
@@ -46,6 +46,11 @@ class _BestEpoch:
             self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             return False
         return self.patience is not None and epoch - self.epoch >= self.patience
+
+    @property
+    def forgotten(self) -> bool:
+        r"""Whether a *forgotten* epoch was offered (they rank first)."""
+        return self.key is not None and bool(self.key[0])
 
     def restore(self, model: torch.nn.Module) -> None:
         model.load_state_dict(self.state)
@@ -325,11 +330,9 @@ class SGU(UnlearningAlgorithm):
         if a.layout != torch.sparse_csr:
             return torch.cat([a, b], dim=0)
         crow = torch.cat([a.crow_indices(), b.crow_indices()[1:] + a.crow_indices()[-1]])
-        with warnings.catch_warnings():  # "sparse CSR support is in beta"
-            warnings.simplefilter('ignore', UserWarning)
-            return torch.sparse_csr_tensor(crow, torch.cat([a.col_indices(), b.col_indices()]),
-                                           torch.cat([a.values(), b.values()]),
-                                           (a.size(0) + b.size(0), a.size(1)))
+        return csr_tensor(crow, torch.cat([a.col_indices(), b.col_indices()]),
+                          torch.cat([a.values(), b.values()]),
+                          (a.size(0) + b.size(0), a.size(1)))
 
     def _resolve_sparse(self, model: torch.nn.Module, data: GraphData) -> bool:
         r"""Whether to feed sparse CSR features (decided once per model class and feature
@@ -506,9 +509,9 @@ class SGU(UnlearningAlgorithm):
         # Node requests whose removed training nodes are tracked may go on past `epochs` (up
         # to `max_epochs`) while no epoch counts as forgotten yet.
         tracked = forget_sub is not None and has_val and self.forget_tolerance is not None
-        found = False
         for epoch in range(self.max_epochs + 1):
-            trains = epoch < self.epochs or (tracked and not found and epoch < self.max_epochs)
+            trains = epoch < self.epochs or (tracked and not best.forgotten
+                                             and epoch < self.max_epochs)
             with torch.set_grad_enabled(trains):  # the last one only scores
                 if fixed is not None:
                     out = model.conv.lin(fixed)
@@ -541,7 +544,7 @@ class SGU(UnlearningAlgorithm):
                     acc0 = acc
                 else:  # score the weights after `epoch` fine-tuning steps
                     forgotten = True
-                    if s_rm is not None and has_val and self.forget_tolerance is not None:
+                    if tracked:
                         # 'match': against the loss's own targets (the reference's
                         # mid-quantiles: with one removed node, the median, whose confidence
                         # can lie far from the reference's mean)
@@ -554,12 +557,11 @@ class SGU(UnlearningAlgorithm):
                         # Forgetting may not cost more validation accuracy than this against
                         # the un-fine-tuned weights on G' (else it accumulates over a stream).
                         forgotten = forgotten and acc >= acc0 - self.utility_tolerance
-                    found = found or forgotten
                     key = (forgotten, acc, vloss)
                     curve.append(acc)
                     if best.offer(key, epoch, model):
                         break
-            if not trains or (epoch >= self.epochs and found):
+            if not trains or (epoch >= self.epochs and best.forgotten):
                 break
             # Preserve: KL to the teacher, ||W - W0||^2, contrastive on HIE (and, optionally,
             # CE of the retained training nodes).
@@ -619,7 +621,7 @@ class SGU(UnlearningAlgorithm):
         return self.make_result(model, retained, request, extras={
             'num_hie': int(hie_mask.sum()), 'hie': hie_mask.nonzero().view(-1),
             'best_epoch': best.epoch, 'best_val_accuracy': best.key[1], 'val_curve': curve,
-            'forget_gap_curve': gaps, 'forgotten': bool(best.key[0]),
+            'forget_gap_curve': gaps, 'forgotten': best.forgotten,
             'select_seconds': select_seconds, 'sparse_features': x_csr is not None,
             'seconds': time.perf_counter() - t_start})
 
@@ -702,10 +704,7 @@ class SGU(UnlearningAlgorithm):
                                                    for p, q in zip(params, w0))
             l_f = z.sum() * 0
             if removed.size(1) and s_ref.numel():
-                s_f = task.score(z, removed)
-                target = torch.empty_like(s_f)
-                target[s_f.detach().argsort()] = self._quantiles(s_ref, s_f.numel())
-                l_f = F.smooth_l1_loss(s_f, target)
+                l_f = self._match(task.score(z, removed), s_ref)[0]
             opt.zero_grad()
             (self.lam * l_f + (1 - self.lam) * l_p).backward()
             opt.step()
@@ -713,7 +712,7 @@ class SGU(UnlearningAlgorithm):
         return self.make_result(model, retained, request, extras={
             'num_hie': int(hie_mask.sum()), 'hie': hie_mask.nonzero().view(-1),
             'best_epoch': best.epoch, 'best_val_auc': best.key[1], 'val_curve': curve,
-            'forget_gap_curve': gaps, 'forgotten': bool(best.key[0]),
+            'forget_gap_curve': gaps, 'forgotten': best.forgotten,
             'select_seconds': select_seconds,
             'seconds': time.perf_counter() - t_start})
 

@@ -591,7 +591,8 @@ class UnlearnRec(UnlearningAlgorithm):
         device = x0.device
         enc = copy.deepcopy(self.encoder).set_stage('finetune')
         e0 = torch.nn.Parameter(x0.clone())
-        opt = torch.optim.Adam([e0, *enc.mlp.parameters()], lr=self._finetune_lr())
+        lr = self._finetune_lr()
+        opt = torch.optim.Adam([e0, *enc.mlp.parameters()], lr=lr)
         adj_r = bipartite_norm_adj(kept, U, I)
         lam_p = self.finetune_lambda_p if self.finetune_preserve != 'none' else 0.
         lam_u = self.finetune_lambda_u
@@ -641,7 +642,7 @@ class UnlearnRec(UnlearningAlgorithm):
             new_x0 = e0 + enc.transform(delta)
         return new_x0.detach(), {'epochs': self.finetune_epochs, 'loss_history': history,
                                  'preserve': self.finetune_preserve, 'lambda_p': lam_p,
-                                 'lambda_u': lam_u, 'lr': self._finetune_lr()}
+                                 'lambda_u': lam_u, 'lr': lr}
 
     def __repr__(self) -> str:
         return (f'{self.name}(pretrain_epochs={self.pretrain_epochs}, '

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
+from torch_geometric_unlearn.nn.sparse import csr_from_sorted
 from torch_geometric_unlearn.request import UnlearningRequest
 from torch_geometric_unlearn.utils import eval_mode
 
@@ -102,15 +103,11 @@ def _spmm_csr_rows(row: Tensor, col: Tensor, val: Tensor, num_rows: int, x: Tens
     r"""Dense :math:`A\,X[\text{rows}]` for a COO :math:`A` (entries :obj:`row`, :obj:`col`,
     :obj:`val`) and sparse CSR :math:`X`: every entry :math:`A_{ij}` scatters the non-zeros of
     row :obj:`rows[j]` of :math:`X` (:math:`O(\mathrm{nnz}(A)\,\mathrm{nnz}(X)/n)`)."""
-    crow, xcol, xval = x.crow_indices(), x.col_indices(), x.values().float()
-    r = rows[col]
-    cnt = crow[r + 1] - crow[r]
-    start = torch.repeat_interleave(crow[r] - (torch.cumsum(cnt, 0) - cnt), cnt)
-    at = start + torch.arange(start.numel(), device=x.device)
+    xcol, xval = x.col_indices(), x.values().float()
+    at, entry = _gather_groups(None, x.crow_indices(), rows[col])  # X's non-zeros per entry
     f = x.size(1)
     out = torch.zeros(num_rows * f, dtype=xval.dtype, device=x.device)
-    out.index_add_(0, torch.repeat_interleave(row, cnt) * f + xcol[at],
-                   torch.repeat_interleave(val.to(xval.dtype), cnt) * xval[at])
+    out.index_add_(0, row[entry] * f + xcol[at], val.to(xval.dtype)[entry] * xval[at])
     return out.view(num_rows, f)
 
 
@@ -134,15 +131,18 @@ def _group(keys: Tensor, num: int) -> Tuple[Tensor, Tensor]:
     return perm, ptr
 
 
-def _gather_groups(perm: Tensor, ptr: Tensor, groups: Tensor) -> Tuple[Tensor, Tensor]:
+def _gather_groups(perm: Optional[Tensor], ptr: Tensor,
+                   groups: Tensor) -> Tuple[Tensor, Tensor]:
     r"""Members of :obj:`groups` (in that order, each group in its stored order) and the
-    position in :obj:`groups` each member comes from."""
+    position in :obj:`groups` each member comes from; with :obj:`perm=None` the members are
+    the stored positions themselves (e.g. the entries of CSR rows :obj:`groups`)."""
     start = ptr[groups]
     counts = ptr[groups + 1] - start
-    owner = torch.repeat_interleave(torch.arange(groups.numel(), device=perm.device), counts)
-    offs = torch.arange(owner.numel(), device=perm.device) - \
+    owner = torch.repeat_interleave(torch.arange(groups.numel(), device=ptr.device), counts)
+    offs = torch.arange(owner.numel(), device=ptr.device) - \
         (torch.cumsum(counts, 0) - counts)[owner]
-    return perm[start[owner] + offs], owner
+    pos = start[owner] + offs
+    return (pos if perm is None else perm[pos]), owner
 
 
 def unlearning_entities(request: UnlearningRequest) -> Tensor:
@@ -418,15 +418,11 @@ class NIM:
         :func:`torch.sparse.sampled_addmm` on the pattern of the pairs; :obj:`None` where the
         backend lacks it."""
         rows, inv = torch.unique_consecutive(a, return_inverse=True)
-        counts = torch.bincount(inv, minlength=rows.numel())
-        crow = torch.zeros(rows.numel() + 1, dtype=torch.long, device=a.device)
-        crow[1:] = torch.cumsum(counts, 0)
+        mask = csr_from_sorted(inv, b, torch.zeros(b.numel(), dtype=xp.dtype, device=xp.device),
+                               rows.numel(), xp.size(0))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore', UserWarning)
-                mask = torch.sparse_csr_tensor(crow, b, torch.zeros(b.numel(), dtype=xp.dtype,
-                                                                    device=xp.device),
-                                               (rows.numel(), xp.size(0)))
                 res = torch.sparse.sampled_addmm(mask, xp[rows], xp.t(), beta=0.0)
             return res.values()
         except (RuntimeError, NotImplementedError):  # pragma: no cover (backend-dependent)

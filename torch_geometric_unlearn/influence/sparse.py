@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.overrides import TorchFunctionMode
 
+from torch_geometric_unlearn.nn.sparse import csr_from_sorted, csr_tensor
 from torch_geometric_unlearn.utils import eval_mode
 
 
@@ -24,6 +25,12 @@ def to_sparse_csr(x: Tensor) -> Tensor:
         return x.to_sparse_csr()
 
 
+def _row_of(csr: Tensor) -> Tensor:
+    r"""The row index of each stored entry of a 2-D CSR tensor."""
+    return torch.repeat_interleave(torch.arange(csr.size(0), device=csr.device),
+                                   csr.crow_indices().diff())
+
+
 def csr_rows(csr: Tensor, index: Tensor) -> Tensor:
     r"""Rows :obj:`index` of a 2-D sparse CSR tensor, vectorised (no densification)."""
     crow, col, val = csr.crow_indices(), csr.col_indices(), csr.values()
@@ -32,34 +39,22 @@ def csr_rows(csr: Tensor, index: Tensor) -> Tensor:
     new_crow[1:] = counts.cumsum(0)
     pos = torch.arange(int(new_crow[-1]), device=crow.device, dtype=crow.dtype)
     pos = pos - torch.repeat_interleave(new_crow[:-1] - start, counts)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', UserWarning)
-        return torch.sparse_csr_tensor(new_crow, col[pos], val[pos],
-                                       (index.numel(), csr.size(1)))
+    return csr_tensor(new_crow, col[pos], val[pos], (index.numel(), csr.size(1)))
 
 
 def transpose_csr(csr: Tensor) -> Tensor:
     r"""The CSR form of the transpose of a 2-D CSR tensor (one stable sort of the entries)."""
-    crow, col = csr.crow_indices(), csr.col_indices()
-    rows = torch.repeat_interleave(torch.arange(csr.size(0), device=col.device), crow.diff())
+    col = csr.col_indices()
     perm = torch.argsort(col, stable=True)
-    new_crow = torch.zeros(csr.size(1) + 1, dtype=crow.dtype, device=col.device)
-    new_crow[1:] = torch.cumsum(torch.bincount(col, minlength=csr.size(1)), 0)
-    with warnings.catch_warnings():  # "sparse CSR support is in beta"
-        warnings.simplefilter('ignore', UserWarning)
-        return torch.sparse_csr_tensor(new_crow, rows[perm], csr.values()[perm],
-                                       (csr.size(1), csr.size(0)))
+    return csr_from_sorted(col[perm], _row_of(csr)[perm], csr.values()[perm], csr.size(1),
+                           csr.size(0))
 
 
 def dense_to_csr(x: Tensor) -> Tensor:
     r"""The CSR form of a dense 2-D tensor (one :func:`nonzero` scan; faster than
     :meth:`Tensor.to_sparse_csr` on CPU)."""
     row, col = x.nonzero().unbind(1)
-    crow = torch.zeros(x.size(0) + 1, dtype=torch.long, device=x.device)
-    crow[1:] = torch.cumsum(torch.bincount(row, minlength=x.size(0)), 0)
-    with warnings.catch_warnings():  # "sparse CSR support is in beta"
-        warnings.simplefilter('ignore', UserWarning)
-        return torch.sparse_csr_tensor(crow, col, x[row, col], x.shape)
+    return csr_from_sorted(row, col, x[row, col], x.size(0), x.size(1))
 
 
 def csr_zeroed(x: Tensor, csr: Tensor) -> Optional[Tensor]:
@@ -70,19 +65,12 @@ def csr_zeroed(x: Tensor, csr: Tensor) -> Optional[Tensor]:
     non-zero outside the pattern (or another shape or device)."""
     if csr.shape != x.shape or csr.device != x.device:
         return None
-    rows = torch.repeat_interleave(torch.arange(x.size(0), device=x.device),
-                                   csr.crow_indices().diff())
-    cols = csr.col_indices()
+    rows, cols = _row_of(csr), csr.col_indices()
     values = x[rows, cols]
     nz = values != 0
     if int(nz.sum()) != int(torch.count_nonzero(x)):
         return None
-    rows, cols, values = rows[nz], cols[nz], values[nz]
-    crow = torch.zeros(x.size(0) + 1, dtype=cols.dtype, device=x.device)
-    crow[1:] = torch.cumsum(torch.bincount(rows, minlength=x.size(0)), 0)
-    with warnings.catch_warnings():  # "sparse invariant checks are disabled"
-        warnings.simplefilter('ignore', UserWarning)
-        return torch.sparse_csr_tensor(crow, cols, values, x.shape)
+    return csr_from_sorted(rows[nz], cols[nz], values[nz], x.size(0), x.size(1))
 
 
 def drop_entries(csr: Tensor, row_hit: Optional[Tensor],
@@ -90,20 +78,15 @@ def drop_entries(csr: Tensor, row_hit: Optional[Tensor],
     r"""A copy of the 2-D CSR tensor without the entries whose row is in :obj:`row_hit` and
     whose column is in :obj:`col_hit` (boolean masks; :obj:`None` matches all), in
     :math:`O(\text{nnz})`; the dropped entries are gone, not stored as zeros."""
-    crow, col, val = csr.crow_indices(), csr.col_indices(), csr.values()
-    n = csr.size(0)
-    row_of = torch.repeat_interleave(torch.arange(n, device=col.device), crow.diff())
+    col, val = csr.col_indices(), csr.values()
+    row_of = _row_of(csr)
     drop = torch.ones_like(col, dtype=torch.bool)
     if row_hit is not None:
         drop &= row_hit[row_of]
     if col_hit is not None:
         drop &= col_hit[col]
     keep = ~drop
-    new_crow = torch.zeros(n + 1, dtype=crow.dtype, device=col.device)
-    new_crow[1:] = torch.cumsum(torch.bincount(row_of[keep], minlength=n), 0)
-    with warnings.catch_warnings():  # "sparse invariant checks are disabled"
-        warnings.simplefilter('ignore', UserWarning)
-        return torch.sparse_csr_tensor(new_crow, col[keep], val[keep], csr.shape)
+    return csr_from_sorted(row_of[keep], col[keep], val[keep], csr.size(0), csr.size(1))
 
 
 def cached_csr(x: Tensor, cache: Optional[tuple]) -> Tensor:

@@ -38,13 +38,13 @@ maintained incrementally (float64 sums, recomputed exactly after a full build or
 from __future__ import annotations
 
 import math
-import warnings
 
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
+from torch_geometric_unlearn.nn.sparse import csr_tensor
 from torch_geometric_unlearn.utils import progress
 
 
@@ -409,10 +409,7 @@ class LazyPropagation:
     def _adjacency(self) -> Tensor:
         r"""The current adjacency (with self-loops) as a sparse CSR matrix."""
         n = self.num_nodes
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')  # "sparse CSR support is in beta"
-            return torch.sparse_csr_tensor(self.rowptr, self.col, self.alive.to(self.x.dtype),
-                                           size=(n, n), check_invariants=False)
+        return csr_tensor(self.rowptr, self.col, self.alive.to(self.x.dtype), (n, n))
 
     def _log(self, name: str, level: int, idx: Tensor, old: Tensor) -> None:
         if self._journal is not None:

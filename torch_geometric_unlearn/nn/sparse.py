@@ -23,16 +23,24 @@ import torch
 from torch import Tensor
 
 
-def _to_csr(row: Tensor, col: Tensor, value: Tensor, num_rows: int, num_cols: int) -> Tensor:
+def csr_tensor(crow: Tensor, col: Tensor, value: Tensor, size: Tuple[int, int]) -> Tensor:
+    r"""A 2-D sparse CSR tensor from its row pointer, column indices and values (no invariant
+    check; PyTorch's "CSR support is in beta" warning silenced)."""
+    with warnings.catch_warnings():  # 'Sparse CSR tensor support is in beta state'
+        warnings.simplefilter('ignore', UserWarning)
+        return torch.sparse_csr_tensor(crow, col, value, size=tuple(size),
+                                       check_invariants=False)
+
+
+def csr_from_sorted(row: Tensor, col: Tensor, value: Tensor, num_rows: int,
+                    num_cols: int) -> Tensor:
     r"""Builds a CSR tensor from (row, col, value) triplets that are already sorted by
-    :obj:`row * num_cols + col` and free of duplicates."""
+    :obj:`row` (within a row, in the order the columns should be stored; for sparse
+    products: by :obj:`row * num_cols + col` and free of duplicates)."""
     counts = torch.bincount(row, minlength=num_rows)
     crow = torch.zeros(num_rows + 1, dtype=torch.long, device=row.device)
     torch.cumsum(counts, dim=0, out=crow[1:])
-    with warnings.catch_warnings():  # 'Sparse CSR tensor support is in beta state'
-        warnings.simplefilter('ignore', UserWarning)
-        return torch.sparse_csr_tensor(crow, col, value, size=(num_rows, num_cols),
-                                       check_invariants=False)
+    return csr_tensor(crow, col, value, (num_rows, num_cols))
 
 
 def _coalesce(row: Tensor, col: Tensor, value: Optional[Tensor],
@@ -86,7 +94,7 @@ def norm_adj(edge_index: Tensor, num_nodes: int, edge_weight: Optional[Tensor] =
     dinv = deg.pow(-0.5)
     dinv.masked_fill_(torch.isinf(dinv) | torch.isnan(dinv), 0.)
     value = dinv[row] * value * dinv[col]
-    return _to_csr(row, col, value, num_nodes, num_nodes)
+    return csr_from_sorted(row, col, value, num_nodes, num_nodes)
 
 
 def bipartite_norm_adj(edge_index: Tensor, num_users: int, num_items: int,
