@@ -14,7 +14,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import k_hop_subgraph
 
 from torch_geometric_unlearn.algorithm.base import GraphData, UnlearningAlgorithm
-from torch_geometric_unlearn.influence.nim import NIM, unlearning_entities
+from torch_geometric_unlearn.influence.nim import NIM, propagate_features, unlearning_entities
 from torch_geometric_unlearn.influence.sparse import (SparseFeatures, cached_csr, csr_of,
                                                       csr_rows, dense_to_csr, drop_entries,
                                                       resolve_sparse_features, transpose_csr,
@@ -22,6 +22,7 @@ from torch_geometric_unlearn.influence.sparse import (SparseFeatures, cached_csr
 from torch_geometric_unlearn.nn.sparse import csr_tensor
 from torch_geometric_unlearn.request import UnlearningRequest
 from torch_geometric_unlearn.result import UnlearningResult
+from torch_geometric_unlearn.task.node import sgc_features
 
 #: ``fn(data, request, model, task) -> LongTensor`` of highly influenced node ids.
 SelectorFn = Callable[[GraphData, UnlearningRequest, torch.nn.Module, Any], Tensor]
@@ -72,10 +73,10 @@ class SGU(UnlearningAlgorithm):
         \mathcal{L} = \lambda \mathcal{L}_f + (1 - \lambda) \mathcal{L}_p,
 
     * **forget** :math:`\mathcal{L}_f` on the UE: node requests (default
-      :obj:`forget_loss='match'`): the removed training nodes' predictions (on their
-      :math:`K`-hop subgraph of the training graph, the data the model memorised and what a
-      membership attacker queries) are pushed away from their labels *down to the level of
-      never-trained nodes*: their true-class log-odds
+      :obj:`forget_loss='match'`): the removed training nodes' predictions (on the
+      training graph, computed exactly on their :math:`(K+1)`-hop subgraph: the data the
+      model memorised and what a membership attacker queries) are pushed away from their
+      labels *down to the level of never-trained nodes*: their true-class log-odds
       :math:`s_u = \log p_{y_u} - \log(1 - p_{y_u})`, sorted, are matched (smooth
       :math:`\ell_1`) to the mid-quantiles of the validation nodes' log-odds under the
       original weights on :math:`G'` (a 1-D optimal-transport match of the two confidence
@@ -109,7 +110,13 @@ class SGU(UnlearningAlgorithm):
     current weights on the validation nodes and gives the losses; the epoch-0 forward is the
     teacher, so no extra inference). The NIM selector reuses the original model's soft labels
     on :math:`G` (computed once for the UE anchors) and propagates features only around the
-    UE. The epoch is selected by **validation** accuracy on :math:`G'` (ties: lower validation
+    UE. With the library's :class:`~torch_geometric_unlearn.nn.node.SGC` (logits
+    :math:`\hat{A}^K X W`), SGU keeps :math:`\hat{A}^K X` of the current graph (built at
+    :meth:`fit`, never saved) and per request recomputes only its rows within :math:`K` hops
+    of the nodes the request changed (exact; the removed nodes' rows become zero), takes the
+    removed training nodes' rows on :math:`G` from it, and trains the linear layer alone:
+    the propagation grows with the request's neighbourhood, not with the graph. The epoch is
+    selected by **validation** accuracy on :math:`G'` (ties: lower validation
     loss) among the fine-tuned epochs :math:`1..E` (never the untouched original weights,
     never on test); node requests rank *forgotten* epochs first (the removed nodes'
     confidences within :obj:`forget_tolerance` of the never-trained reference), but only
@@ -212,6 +219,10 @@ class SGU(UnlearningAlgorithm):
         # (x, x._version, CSR of x) of the CURRENT graph's features: built at fit, replaced by
         # the retained graph's after each request (removed rows dropped), never persisted.
         self._x_cache: Optional[tuple] = None
+        # SGC: (edge_index, its _version, x, its _version, A^K X) of the CURRENT graph: built
+        # at fit, replaced by the retained graph's after each request (rows around the
+        # request recomputed), never persisted.
+        self._prop_cache: Optional[tuple] = None
         if reference not in ('current', 'original'):
             raise ValueError(f"reference must be 'current' or 'original', got {reference!r}")
         self.reference = reference
@@ -264,25 +275,79 @@ class SGU(UnlearningAlgorithm):
 
     def fit(self, model: torch.nn.Module, data: GraphData) -> None:
         super().fit(model, data)
-        self._x_cache = None
-        if self.task is not None and self.task.name == 'node_classification' \
-                and self._resolve_sparse(model, data):
-            # The training graph's features as CSR, once (every request reuses or updates it).
-            self._x_cache = (data.x, data.x._version, dense_to_csr(data.x))
+        self._x_cache, self._prop_cache = None, None
+        if self.task is not None and self.task.name == 'node_classification':
+            if self._resolve_sparse(model, data):
+                # The training graph's features as CSR, once (every request reuses or
+                # updates it).
+                self._x_cache = (data.x, data.x._version, dense_to_csr(data.x))
+            prop = self._sgc_propagation(model, self.task, data)
+            if prop is not None:
+                self._prop_cache = self._prop_key(data) + (prop, )
 
     def _state_items(self) -> dict:
         items = super()._state_items()
         items.pop('_x_cache', None)  # recomputed from the graph's features
+        items.pop('_prop_cache', None)  # recomputed from the graph
         return items
 
     def state_snapshot(self) -> dict:
-        cache, self._x_cache = self._x_cache, None
+        caches = (self._x_cache, self._prop_cache)
+        self._x_cache, self._prop_cache = None, None
         try:
             snap = super().state_snapshot()
         finally:
-            self._x_cache = cache
-        snap['_x_cache'] = cache  # replaced, never modified in place: no copy needed
+            self._x_cache, self._prop_cache = caches
+        # Replaced, never modified in place: no copy needed.
+        snap['_x_cache'], snap['_prop_cache'] = caches
         return snap
+
+    @staticmethod
+    def _prop_key(data: Any) -> tuple:
+        return (data.edge_index, data.edge_index._version, data.x, data.x._version)
+
+    @staticmethod
+    def _sgc_propagation(model: torch.nn.Module, task: Any, data: Any) -> Optional[Tensor]:
+        r"""SGC (:func:`sgc_features`, default flow): :math:`\hat{A}^K X` of :obj:`data`;
+        :obj:`None` for any other model."""
+        conv = getattr(model, 'conv', None)
+        if getattr(conv, 'flow', None) != 'source_to_target':
+            return None
+        return sgc_features(model, task, data)
+
+    def _cached_propagation(self, model: torch.nn.Module, task: Any,
+                            data: Any) -> Optional[Tensor]:
+        r"""SGC: :math:`\hat{A}^K X` of :obj:`data`, from the cache when it holds this
+        graph's (same tensors, unmodified), else computed."""
+        cache = self._prop_cache
+        if cache is not None and all(a is b if isinstance(a, Tensor) else a == b
+                                     for a, b in zip(cache[:4], self._prop_key(data))):
+            return cache[4]
+        return self._sgc_propagation(model, task, data)
+
+    @staticmethod
+    def _propagation_after(prop: Tensor, data: Any, retained: Any,
+                           request: UnlearningRequest, num_hops: int) -> Tensor:
+        r""":math:`\hat{A}'^K X'` of the retained graph from :math:`\hat{A}^K X` of
+        :obj:`data`: only the rows within :math:`K` hops (downstream, on :math:`G'`) of a node
+        whose features, edges or degree the request changed are recomputed (exactly, by
+        :func:`~torch_geometric_unlearn.influence.nim.propagate_features` on those rows with
+        :math:`G'`'s degrees; a :math:`K`-step walk that used a removed node or edge meets
+        such a node first). Time and memory grow with the request's neighbourhood."""
+        n = data.num_nodes
+        changed = torch.zeros(n, dtype=torch.bool, device=prop.device)
+        changed[unlearning_entities(request)] = True
+        if request.kind == 'node':  # the removed nodes' neighbours lose an edge (degree)
+            ei = data.edge_index
+            hit = changed[ei[0]] | changed[ei[1]]
+            changed[ei[:, hit].reshape(-1)] = True
+        rows, _, _, _ = k_hop_subgraph(changed.nonzero().view(-1), num_hops,
+                                       retained.edge_index, num_nodes=n,
+                                       flow='target_to_source')
+        out = prop.clone()
+        out[rows] = propagate_features(retained.x, retained.edge_index, n, num_hops,
+                                       nodes=rows).to(prop.dtype)
+        return out
 
     @staticmethod
     def _sparse_mode(csr: Optional[Tensor], csr_t: Optional[Tensor] = None) -> Any:
@@ -293,28 +358,8 @@ class SGU(UnlearningAlgorithm):
             return contextlib.nullcontext()
         return SparseFeatures(csr, csr, transpose_csr(csr) if csr_t is None else csr_t, None)
 
-    @staticmethod
-    @torch.no_grad()
-    def _fixed_propagation(model: torch.nn.Module, task: Any, data: Any) -> Optional[Tensor]:
-        r"""For the library's :class:`~torch_geometric_unlearn.nn.node.SGC` (logits
-        :math:`\hat{A}^K X W`, no cache) under the plain node-classification logits: the
-        propagated features :math:`\hat{A}^K X` of :obj:`data`, computed once with the
-        model's own :func:`gcn_norm` and message passing (the same values its forward
-        computes, bit for bit); :obj:`None` for any other model."""
-        from torch_geometric.nn.conv.gcn_conv import gcn_norm
-
-        from torch_geometric_unlearn.nn.node import SGC
-        from torch_geometric_unlearn.task.node import NodeClassificationTask
-        if type(model) is not SGC or getattr(type(task), 'logits', None) is not \
-                NodeClassificationTask.logits or model.conv.cached or \
-                not isinstance(data.x, Tensor) or data.x.layout != torch.strided:
-            return None
-        conv, x = model.conv, data.x
-        edge_index, edge_weight = gcn_norm(data.edge_index, None, x.size(conv.node_dim), False,
-                                           conv.add_self_loops, conv.flow, dtype=x.dtype)
-        for _ in range(conv.K):
-            x = conv.propagate(edge_index, x=x, edge_weight=edge_weight)
-        return x
+    #: SGC: the propagated features, computed once per request (see :func:`sgc_features`).
+    _fixed_propagation = staticmethod(sgc_features)
 
     @staticmethod
     def _csr_drop_rows(csr: Tensor, rows: Tensor) -> Tensor:
@@ -333,6 +378,23 @@ class SGU(UnlearningAlgorithm):
         return csr_tensor(crow, torch.cat([a.col_indices(), b.col_indices()]),
                           torch.cat([a.values(), b.values()]),
                           (a.size(0) + b.size(0), a.size(1)))
+
+    @staticmethod
+    def _forget_subgraph(model: torch.nn.Module, data: Any, nodes: Tensor,
+                         x_csr: Optional[Tensor] = None) -> Tuple[Data, Tensor]:
+        r"""The smallest graph on which a :math:`K`-layer :obj:`model` gives :obj:`nodes` the
+        outputs they have on :obj:`data`, and their positions in it: the
+        :math:`(K + 1)`-hop subgraph (a node's output reads features within :math:`K` hops,
+        but also the degrees of the :math:`K`-hop nodes, e.g. GCN's
+        :math:`1/\sqrt{d_i d_j}`, which count their edges to the next ring: on the
+        :math:`K`-hop subgraph they are cut and Cora's logits move by up to 0.7)."""
+        from torch_geometric_unlearn.nn.node import num_message_passing_layers
+        k = int(num_message_passing_layers(model))
+        subset, sub_ei, mapping, _ = k_hop_subgraph(nodes, k + 1, data.edge_index,
+                                                    relabel_nodes=True,
+                                                    num_nodes=data.num_nodes)
+        x = data.x[subset] if x_csr is None else csr_rows(x_csr, subset)
+        return Data(x=x, edge_index=sub_ei, num_nodes=subset.numel()), mapping
 
     def _resolve_sparse(self, model: torch.nn.Module, data: GraphData) -> bool:
         r"""Whether to feed sparse CSR features (decided once per model class and feature
@@ -428,9 +490,13 @@ class SGU(UnlearningAlgorithm):
         # Sparse CSR features for every forward of this request (built here, never kept).
         x_csr = cached_csr(data.x, self._x_cache) if self._resolve_sparse(model, data) \
             else None
+        # SGC: A^K X of G (cached since the last request): the logits of any weights are
+        # the linear layer's.
+        prop = self._cached_propagation(model, task, data) if x_csr is None else None
         with torch.no_grad():  # (no gradient: a plain CSR product, no transpose needed)
             # Original weights on G: anchors, soft labels.
-            orig_out = task.logits(model, with_features(data, x_csr))
+            orig_out = model.conv.lin(prop) if prop is not None else \
+                task.logits(model, with_features(data, x_csr))
 
         # HIE on the training graph (where the UE exerted their influence).
         t0 = time.perf_counter()
@@ -456,21 +522,16 @@ class SGU(UnlearningAlgorithm):
         unaffected = train & ~ue_mask & ~hie_mask & ~removed_now
         keep_mask = ~removed_now  # preserved nodes (every non-removed node)
 
-        # Forget targets (node requests): the removed training nodes on their K-hop subgraph
-        # of G (the data the model memorised, what a membership attacker queries).
+        # Forget targets (node requests): the removed training nodes' outputs on G (the data
+        # the model memorised, what a membership attacker queries).
         forget_sub, forget_idx, fake, y_forget = None, None, None, None
+        removed_train = None
         if request.kind == 'node':
             removed_train = ue[data.train_mask[ue]]
             if removed_train.numel():
-                from torch_geometric_unlearn.nn.node import num_message_passing_layers
-                k = int(num_message_passing_layers(model))
-                subset, sub_ei, mapping, _ = k_hop_subgraph(
-                    removed_train, k, data.edge_index, relabel_nodes=True, num_nodes=n)
-                # What the model reads of the subgraph: features and edges.
-                forget_sub = Data(x=data.x[subset] if x_csr is None else
-                                  csr_rows(x_csr, subset), edge_index=sub_ei,
-                                  num_nodes=subset.numel())
-                forget_idx = mapping  # position of each removed node in `subset`
+                if prop is None:  # (SGC: their rows of A^K X on G)
+                    forget_sub, forget_idx = self._forget_subgraph(model, data,
+                                                                   removed_train, x_csr)
                 y_forget = data.y[removed_train]
                 if self.forget_loss == 'shuffled':
                     gen = torch.Generator(device='cpu').manual_seed(int(seed))
@@ -499,16 +560,27 @@ class SGU(UnlearningAlgorithm):
             f_pos = forget_idx + n
         joint_csr = joint.x if x_csr is not None else None
         joint_csr_t = transpose_csr(joint_csr) if joint_csr is not None else None
-        # SGC: the propagation does not depend on the weights; run it once (the model's own
-        # normalisation and message passing), then every epoch is the linear layer only.
-        fixed = self._fixed_propagation(model, task, joint)
+        # SGC: the propagation does not depend on the weights: G''s rows are G's updated
+        # around the request (and cached for the next one), the removed nodes' are G's;
+        # every epoch is the linear layer only.
+        new_prop = None
+        if prop is not None:
+            from torch_geometric_unlearn.nn.node import num_message_passing_layers
+            new_prop = self._propagation_after(prop, data, retained, request,
+                                               int(num_message_passing_layers(model)))
+            fixed = new_prop
+            if y_forget is not None:
+                fixed = torch.cat([new_prop, prop[removed_train]], dim=0)
+                f_pos = n + torch.arange(removed_train.numel(), device=device)
+        else:
+            fixed = self._fixed_propagation(model, task, joint)
         params, w0, opt = self._optimizer(model, task)
         best = _BestEpoch(self.patience)
         curve, gaps = [], []
         acc0, p_teacher, y_hie, num_classes, s_ref, q_ref = (None, ) * 6
         # Node requests whose removed training nodes are tracked may go on past `epochs` (up
         # to `max_epochs`) while no epoch counts as forgotten yet.
-        tracked = forget_sub is not None and has_val and self.forget_tolerance is not None
+        tracked = y_forget is not None and has_val and self.forget_tolerance is not None
         for epoch in range(self.max_epochs + 1):
             trains = epoch < self.epochs or (tracked and not best.forgotten
                                              and epoch < self.max_epochs)
@@ -618,6 +690,8 @@ class SGU(UnlearningAlgorithm):
             opt.step()
         best.restore(model)
         self._x_cache = new_cache  # the retained graph's features (removed rows dropped)
+        self._prop_cache = None if new_prop is None else \
+            self._prop_key(retained) + (new_prop, )
         return self.make_result(model, retained, request, extras={
             'num_hie': int(hie_mask.sum()), 'hie': hie_mask.nonzero().view(-1),
             'best_epoch': best.epoch, 'best_val_accuracy': best.key[1], 'val_curve': curve,

@@ -15,7 +15,10 @@ NODE_MODELS = ('gcn', 'gat', 'sage', 'sgc', 'gin')
 class SGC(torch.nn.Module):
     r"""Simplifying Graph Convolution (Wu et al., ICML'19): a linear classifier on
     :math:`\hat{A}^K X`. Propagation is recomputed at every call (never cached), so an
-    unlearned edge cannot survive in a cache.
+    unlearned edge cannot survive in a cache; a run on one fixed graph (a
+    :class:`~torch_geometric_unlearn.task.NodeClassificationTask` training run, hence
+    Retrain; an SGU request) computes it once and trains the linear layer only
+    (:func:`~torch_geometric_unlearn.task.node.sgc_features`), nothing kept afterwards.
 
     Args:
         in_channels (int): Input feature size.

@@ -31,6 +31,29 @@ def _require_neighbor_sampling() -> None:
                           'works without them.')
 
 
+def sgc_features(model: torch.nn.Module, task: Any, data: Any) -> Optional[Tensor]:
+    r"""For the library's :class:`~torch_geometric_unlearn.nn.node.SGC` (logits
+    :math:`\hat{A}^K X W`, no cache across calls) under the plain node-classification logits:
+    the propagated features :math:`\hat{A}^K X` of :obj:`data`, computed once with the
+    model's own :func:`gcn_norm` and message passing (the same values its forward computes,
+    bit for bit), so that a run on a fixed graph (training, one unlearning request) trains the
+    linear layer only, as SGC is meant to be used; :obj:`None` for any other model."""
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+    from torch_geometric_unlearn.nn.node import SGC
+    if type(model) is not SGC or getattr(type(task), 'logits', None) is not \
+            NodeClassificationTask.logits or model.conv.cached or \
+            not isinstance(data.x, Tensor) or data.x.layout != torch.strided:
+        return None
+    conv, x = model.conv, data.x
+    with torch.no_grad():
+        edge_index, edge_weight = gcn_norm(data.edge_index, None, x.size(conv.node_dim), False,
+                                           conv.add_self_loops, conv.flow, dtype=x.dtype)
+        for _ in range(conv.K):
+            x = conv.propagate(edge_index, x=x, edge_weight=edge_weight)
+    return x
+
+
 class NodeClassificationTask(Task):
     r"""Semi-supervised node classification on a :class:`~torch_geometric.data.Data` graph
     with :obj:`x`, :obj:`y`, :obj:`edge_index` and :obj:`train_mask`/:obj:`val_mask`/
@@ -39,7 +62,10 @@ class NodeClassificationTask(Task):
     Training: Adam on the cross-entropy of training nodes; the parameters with the best
     validation accuracy (ties: lower validation loss) are kept. Full-batch by default; with
     :obj:`batch_size`, mini-batches from PyG's :class:`NeighborLoader` (needs the
-    :obj:`sparse` extra). Models are called as :obj:`model(x, edge_index)`.
+    :obj:`sparse` extra). Models are called as :obj:`model(x, edge_index)`. The library's
+    :class:`~torch_geometric_unlearn.nn.node.SGC` trains its linear layer on
+    :math:`\hat{A}^K X` computed once per run (:func:`sgc_features`; the same weights, bit
+    for bit, as propagating at every epoch).
 
     Args:
         epochs (int, optional): Training epochs. (default: :obj:`200`)
@@ -104,6 +130,8 @@ class NodeClassificationTask(Task):
         t0 = time.perf_counter()
         devices = [device] if device.type == 'cuda' else []
         loader = self._train_loader(data, seed) if self.batch_size is not None else None
+        # SGC: the propagation does not depend on the weights (computed once, not kept).
+        fixed = sgc_features(model, self, data) if loader is None else None
         with torch.random.fork_rng(devices=devices):
             # Dropout draws from the global generator: fork it so training is reproducible
             # without touching the caller's RNG state.
@@ -113,7 +141,11 @@ class NodeClassificationTask(Task):
                 model.train()
                 if loader is None:
                     opt.zero_grad()
-                    loss = self.loss(model, data, reduction='mean')
+                    if fixed is not None:
+                        out = model.conv.lin(fixed)[data.train_mask]
+                        loss = F.cross_entropy(out, data.y[data.train_mask])
+                    else:
+                        loss = self.loss(model, data, reduction='mean')
                     loss.backward()
                     opt.step()
                 else:
@@ -122,7 +154,7 @@ class NodeClassificationTask(Task):
                         out = model(batch.x, batch.edge_index)[:batch.batch_size]
                         F.cross_entropy(out, batch.y[:batch.batch_size]).backward()
                         opt.step()
-                key = self._val_key(model, data)
+                key = self._val_key(model, data, fixed)
                 if best_key is None or key > best_key:
                     best_key, best_epoch = key, epoch
                     best_state = copy.deepcopy(model.state_dict())
@@ -136,10 +168,14 @@ class NodeClassificationTask(Task):
                 'seconds': time.perf_counter() - t0}
 
     @torch.no_grad()
-    def _val_key(self, model: torch.nn.Module, data: Data) -> tuple:
+    def _val_key(self, model: torch.nn.Module, data: Data,
+                 fixed: Optional[Tensor] = None) -> tuple:
         model.eval()
         mask = data.val_mask
-        if self.batch_size is not None:
+        if fixed is not None:
+            out = model.conv.lin(fixed)[mask]
+            y = data.y[mask]
+        elif self.batch_size is not None:
             out = self._batched_logits(model, data, mask)
             y = data.y[mask]
         else:
