@@ -107,3 +107,40 @@ def test_cli_no_shadow_mia_and_small_sbm_non_members(tmp_path):
 def test_cli_unknown_strategy():
     with pytest.raises(SystemExit, match='unknown strategy'):
         main(['--strategy', 'nope', '--epochs', '1'])
+
+
+def test_unlearnrec_simgcl_val_variant_builds_the_selected_pretraining():
+    # round 2 of benchmarks/unlearnrec/select_pretrain_simgcl.py picked these on held-out seeds
+    import argparse
+
+    from torch_geometric_unlearn.algorithm.unlearnrec import UnlearnRec
+    from torch_geometric_unlearn.benchmark.registry import ALGORITHMS, build_algorithm
+    assert 'unlearnrec-simgcl-val' in ALGORITHMS
+    alg = build_algorithm('unlearnrec-simgcl-val', argparse.Namespace())
+    assert isinstance(alg, UnlearnRec) and alg.finetune_epochs == 1
+    assert (alg.lambda_u, alg.lambda_p, alg.sim_ratio, alg.temperature, alg.lr) == \
+        (1.0, 0.03, 0.2, 1.0, 1e-2)
+    alg = build_algorithm('unlearnrec-simgcl-val', argparse.Namespace(pretrain_epochs=2))
+    assert alg.pretrain_epochs == 2 and alg.lambda_p == 0.03
+    base = build_algorithm('unlearnrec', argparse.Namespace())  # unchanged class defaults
+    assert (base.lambda_u, base.lambda_p, base.sim_ratio, base.temperature, base.lr) == \
+        (1.0, 0.01, 0.1, 1.0, 1e-2)
+
+
+def test_unlearnrec_bench_shares_pretraining_only_between_finetuning_variants():
+    r"""``benchmarks/unlearnrec/bench.py`` reuses one pre-trained encoder for the UnlearnRec
+    variants of a run: only those that differ in their fine-tuning epochs alone (a variant
+    with other pre-training arguments used to get the first variant's encoder silently)."""
+    import argparse
+    import importlib.util
+    from pathlib import Path
+
+    from torch_geometric_unlearn.benchmark.registry import build_algorithm
+    path = Path(__file__).resolve().parents[1] / 'benchmarks' / 'unlearnrec' / 'bench.py'
+    spec = importlib.util.spec_from_file_location('unlearnrec_bench', path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    key = {n: bench._pretraining_key(build_algorithm(n, argparse.Namespace()))
+           for n in ('unlearnrec', 'unlearnrec-0', 'unlearnrec-3', 'unlearnrec-simgcl-val')}
+    assert key['unlearnrec'] == key['unlearnrec-0'] == key['unlearnrec-3']
+    assert key['unlearnrec-simgcl-val'] != key['unlearnrec']

@@ -23,6 +23,7 @@ import os
 import statistics
 import sys
 import time
+from typing import Any
 
 import torch
 
@@ -83,6 +84,14 @@ def _sample_scores(scores: dict, limit: int, seed: int) -> dict:
     return out
 
 
+def _pretraining_key(algo: Any) -> tuple:
+    r"""The constructor arguments of an unfitted UnlearnRec other than its fine-tuning epochs
+    (variants with the same key can share one pre-trained encoder)."""
+    return tuple(sorted((k, v) for k, v in vars(algo).items()
+                        if k != 'finetune_epochs' and not k.startswith('_')
+                        and isinstance(v, (bool, int, float, str, type(None)))))
+
+
 def timed(unlearner: Unlearner, request, repeats: int):
     r"""Serves the request on ``repeats`` deep copies of the fitted unlearner; returns the
     first result and the list of wall times / peak memories."""
@@ -119,19 +128,22 @@ def main(argv=None) -> int:
         before = task.evaluate(original, attacked)
         cache = {}
         served = {}
-        pretrained = None  # UnlearnRec variants share one pre-trained encoder (same seed)
+        # UnlearnRec variants that differ only in their fine-tuning epochs share one
+        # pre-trained encoder (same seed); any other argument gets its own pre-training.
+        pretrained = {}
         for name in ['retrain'] + [n for n in names if n != 'retrain']:
             algo = build_algorithm(name, args)
-            if isinstance(algo, UnlearnRec) and pretrained is not None:
-                ul, fit_seconds = copy.deepcopy(pretrained[0]), pretrained[1]
+            key = _pretraining_key(algo) if isinstance(algo, UnlearnRec) else None
+            if key is not None and key in pretrained:
+                ul, fit_seconds = copy.deepcopy(pretrained[key][0]), pretrained[key][1]
                 ul.algorithm.finetune_epochs = algo.finetune_epochs
             else:
                 ul = Unlearner(copy.deepcopy(original), algo, task=task)
                 t0 = time.perf_counter()
                 ul.fit(attacked)
                 fit_seconds = time.perf_counter() - t0
-                if isinstance(algo, UnlearnRec):
-                    pretrained = (ul, fit_seconds)
+                if key is not None:
+                    pretrained[key] = (ul, fit_seconds)
             reps = args.repeats if name.startswith('unlearnrec') else args.other_repeats
             try:
                 served[name] = (*timed(ul, request, reps), fit_seconds)

@@ -20,6 +20,12 @@ for SEED in $SEEDS; do
         --seeds $SEED --algorithms $ALGOS --out "$OUT/ml100k_${MODEL}_seed$SEED.json"
   done
 done
+# SimGCL with the pre-training chosen on held-out seeds (select_pretrain_simgcl.py, round 2)
+for SEED in $SEEDS; do
+  $PY benchmarks/unlearnrec/bench.py --dataset movielens100k --model simgcl $COMMON \
+      --seeds $SEED --algorithms retrain,unlearnrec-simgcl-val \
+      --out "$OUT/ml100k_simgcl_val_seed$SEED.json"
+done
 # Gowalla: the dense deterministic subset (10-core of 10,000 seeded users), see GOWALLA.md.
 bash benchmarks/unlearnrec/run_gowalla.sh "$OUT"
 $PY benchmarks/unlearnrec/summarize.py "$OUT"/*.json > "$OUT/summary.md"
