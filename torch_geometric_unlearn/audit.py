@@ -24,6 +24,8 @@ covered; :obj:`"skip"` entries say what could not be checked and why):
   its adjacency (equal to the retained graph), the reserves, residues and propagated features
   of removed nodes (zero within the propagation's certified error bound) and the propagated
   features against the exact propagation of the retained graph;
+* SGU's propagated SGC features (:class:`~torch_geometric_unlearn.algorithm.sgu.SGCPropagation`):
+  removed nodes' rows zero and every row equal to the retained graph's own propagation;
 * algorithm-specific state through :func:`register_auditor` (GraphEraser's shard assignment,
   CGE's communities and mapped graph rebuilt from the retained graph alone, ScaleGUN's
   training rows, labels, factorisation cache and certificate) or an override of
@@ -582,6 +584,34 @@ def _register_builtin() -> None:
         if prop._journal is not None:
             checks.append(AuditCheck(loc, 'no open undo journal (old rows kept)', 'fail', 1,
                                      f'{len(prop._journal)} journal entries'))
+        return checks
+
+    from torch_geometric_unlearn.algorithm.sgu import SGCPropagation
+
+    @register_auditor(SGCPropagation)
+    def _sgc_propagation(cache: Any, removed: RemovedSet, loc: str) -> List[AuditCheck]:
+        from torch_geometric_unlearn.influence.nim import propagate_features
+        graph = removed.graph
+        x = graph.get('x') if isinstance(graph, Data) else None
+        if not isinstance(x, Tensor) or cache.prop.size(0) != graph.num_nodes:
+            return [AuditCheck(loc, 'propagated features', 'skip',
+                               detail='not built on the homogeneous retained graph')]
+        checks: List[AuditCheck] = []
+        mask = removed.node_mask(None, cache.prop.device)
+        if bool(mask.any()):
+            ok = not bool((cache.prop[mask] != 0).any())
+            checks.append(AuditCheck(loc, 'propagated features of removed nodes zero',
+                                     _status(ok), int(mask.sum())))
+        # Equal to the retained graph's own propagation: nothing of a removed node, edge or
+        # feature entry is left in any row (a propagated row mixes its neighbours' features,
+        # so the raw-feature check does not apply).
+        want = propagate_features(x.to(cache.prop.device), graph.edge_index.to(
+            cache.prop.device), graph.num_nodes, cache.num_hops).to(cache.prop.dtype)
+        err = float((cache.prop - want).abs().max()) if want.numel() else 0.0
+        tol = 1e-5 * (1.0 + float(want.abs().max()) if want.numel() else 1.0)
+        checks.append(AuditCheck(loc, 'propagated features = the propagation of the retained '
+                                 'graph', _status(err <= tol), graph.num_nodes,
+                                 '' if err <= tol else f'max difference {err:.3g}'))
         return checks
 
     from torch_geometric_unlearn.algorithm.graph_eraser import GraphEraser

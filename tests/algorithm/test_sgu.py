@@ -350,6 +350,14 @@ def test_sgc_propagation_cache_is_exact_local_and_never_saved(cora, kind, monkey
     if kind == 'node':
         assert cached[data.removed_mask].abs().max() == 0
     assert '_prop_cache' not in algo._state_items()
+    # The removal audit checks it against the retained graph's propagation, and catches a
+    # cache that still holds the training graph's rows.
+    from torch_geometric_unlearn.audit import audit
+    assert audit(unlearner).passed
+    algo._prop_cache = algo._prop_cache._replace(prop=sgc_features(model, task, cora))
+    report = audit(unlearner)
+    assert not report.passed
+    assert any(c.location.endswith('_prop_cache') and not c.passed for c in report.checks)
     assert '_prop_cache' in algo.state_snapshot()  # (kept across a failed request)
 
 

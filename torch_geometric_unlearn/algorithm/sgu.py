@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +26,30 @@ from torch_geometric_unlearn.task.node import sgc_features
 
 #: ``fn(data, request, model, task) -> LongTensor`` of highly influenced node ids.
 SelectorFn = Callable[[GraphData, UnlearningRequest, torch.nn.Module, Any], Tensor]
+
+
+class SGCPropagation(NamedTuple):
+    r"""SGU's propagated features :math:`\hat{A}^K X` of the current graph for the library's
+    SGC (:attr:`prop`), with the graph tensors (and their versions) they were computed from;
+    audited (:mod:`~torch_geometric_unlearn.audit`) against a fresh propagation of the
+    retained graph."""
+    edge_index: Tensor
+    edge_index_version: int
+    x: Tensor
+    x_version: int
+    prop: Tensor
+    num_hops: int
+
+    @classmethod
+    def of(cls, data: Any, prop: Tensor, num_hops: int) -> 'SGCPropagation':
+        return cls(data.edge_index, data.edge_index._version, data.x, data.x._version, prop,
+                   num_hops)
+
+    def holds(self, data: Any) -> bool:
+        r"""Whether it was computed from :obj:`data`'s (unmodified) tensors."""
+        return self.edge_index is data.edge_index and self.x is data.x and \
+            self.edge_index_version == data.edge_index._version and \
+            self.x_version == data.x._version
 
 
 class _BestEpoch:
@@ -219,10 +243,9 @@ class SGU(UnlearningAlgorithm):
         # (x, x._version, CSR of x) of the CURRENT graph's features: built at fit, replaced by
         # the retained graph's after each request (removed rows dropped), never persisted.
         self._x_cache: Optional[tuple] = None
-        # SGC: (edge_index, its _version, x, its _version, A^K X) of the CURRENT graph: built
-        # at fit, replaced by the retained graph's after each request (rows around the
-        # request recomputed), never persisted.
-        self._prop_cache: Optional[tuple] = None
+        # SGC: A^K X of the CURRENT graph: built at fit, replaced by the retained graph's after
+        # each request (rows around the request recomputed), never persisted.
+        self._prop_cache: Optional[SGCPropagation] = None
         if reference not in ('current', 'original'):
             raise ValueError(f"reference must be 'current' or 'original', got {reference!r}")
         self.reference = reference
@@ -283,7 +306,7 @@ class SGU(UnlearningAlgorithm):
                 self._x_cache = (data.x, data.x._version, dense_to_csr(data.x))
             prop = self._sgc_propagation(model, self.task, data)
             if prop is not None:
-                self._prop_cache = self._prop_key(data) + (prop, )
+                self._prop_cache = SGCPropagation.of(data, prop, int(model.conv.K))
 
     def _state_items(self) -> dict:
         items = super()._state_items()
@@ -303,10 +326,6 @@ class SGU(UnlearningAlgorithm):
         return snap
 
     @staticmethod
-    def _prop_key(data: Any) -> tuple:
-        return (data.edge_index, data.edge_index._version, data.x, data.x._version)
-
-    @staticmethod
     def _sgc_propagation(model: torch.nn.Module, task: Any, data: Any) -> Optional[Tensor]:
         r"""SGC (:func:`sgc_features`, default flow): :math:`\hat{A}^K X` of :obj:`data`;
         :obj:`None` for any other model."""
@@ -320,9 +339,8 @@ class SGU(UnlearningAlgorithm):
         r"""SGC: :math:`\hat{A}^K X` of :obj:`data`, from the cache when it holds this
         graph's (same tensors, unmodified), else computed."""
         cache = self._prop_cache
-        if cache is not None and all(a is b if isinstance(a, Tensor) else a == b
-                                     for a, b in zip(cache[:4], self._prop_key(data))):
-            return cache[4]
+        if cache is not None and cache.holds(data):
+            return cache.prop
         return self._sgc_propagation(model, task, data)
 
     @staticmethod
@@ -565,9 +583,8 @@ class SGU(UnlearningAlgorithm):
         # every epoch is the linear layer only.
         new_prop = None
         if prop is not None:
-            from torch_geometric_unlearn.nn.node import num_message_passing_layers
             new_prop = self._propagation_after(prop, data, retained, request,
-                                               int(num_message_passing_layers(model)))
+                                               int(model.conv.K))
             fixed = new_prop
             if y_forget is not None:
                 fixed = torch.cat([new_prop, prop[removed_train]], dim=0)
@@ -691,7 +708,7 @@ class SGU(UnlearningAlgorithm):
         best.restore(model)
         self._x_cache = new_cache  # the retained graph's features (removed rows dropped)
         self._prop_cache = None if new_prop is None else \
-            self._prop_key(retained) + (new_prop, )
+            SGCPropagation.of(retained, new_prop, int(model.conv.K))
         return self.make_result(model, retained, request, extras={
             'num_hie': int(hie_mask.sum()), 'hie': hie_mask.nonzero().view(-1),
             'best_epoch': best.epoch, 'best_val_accuracy': best.key[1], 'val_curve': curve,
