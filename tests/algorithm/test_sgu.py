@@ -299,18 +299,17 @@ def test_sgc_propagates_once_with_the_same_logits(cora):
     from torch_geometric_unlearn.task.node import NodeClassificationTask
     task = NodeClassificationTask(epochs=2)
     model = build_node_model('sgc', cora.num_features, int(cora.y.max()) + 1)
-    fixed = SGU._fixed_propagation(model, task, cora)
+    fixed = SGU._sgc_propagation(model, task, cora)
     assert fixed is not None
     with torch.no_grad():
         assert torch.equal(model.conv.lin(fixed), task.logits(model, cora))
     gcn = build_node_model('gcn', cora.num_features, 7)
-    assert SGU._fixed_propagation(gcn, task, cora) is None
+    assert SGU._sgc_propagation(gcn, task, cora) is None
     request = select_request(cora, 'node', ratio=0.05, seed=0)
     task.train(model, cora)
     res = Unlearner(copy.deepcopy(model), SGU(), task=task).fit(cora).unlearn(request)
     ref = SGU()
     # The per-epoch forward on G' and the removed nodes' subgraph of G.
-    ref._fixed_propagation = lambda *args: None
     ref._cached_propagation = lambda *args: None
     slow = Unlearner(copy.deepcopy(model), ref, task=task).fit(cora).unlearn(request)
     assert res.extras['best_epoch'] == slow.extras['best_epoch']

@@ -376,9 +376,6 @@ class SGU(UnlearningAlgorithm):
             return contextlib.nullcontext()
         return SparseFeatures(csr, csr, transpose_csr(csr) if csr_t is None else csr_t, None)
 
-    #: SGC: the propagated features, computed once per request (see :func:`sgc_features`).
-    _fixed_propagation = staticmethod(sgc_features)
-
     @staticmethod
     def _csr_drop_rows(csr: Tensor, rows: Tensor) -> Tensor:
         r"""A copy of the CSR matrix without the entries of :obj:`rows` (gone, not stored as
@@ -581,7 +578,7 @@ class SGU(UnlearningAlgorithm):
         # SGC: the propagation does not depend on the weights: G''s rows are G's updated
         # around the request (and cached for the next one), the removed nodes' are G's;
         # every epoch is the linear layer only.
-        new_prop = None
+        new_prop, fixed = None, None
         if prop is not None:
             new_prop = self._propagation_after(prop, data, retained, request,
                                                int(model.conv.K))
@@ -589,8 +586,6 @@ class SGU(UnlearningAlgorithm):
             if y_forget is not None:
                 fixed = torch.cat([new_prop, prop[removed_train]], dim=0)
                 f_pos = n + torch.arange(removed_train.numel(), device=device)
-        else:
-            fixed = self._fixed_propagation(model, task, joint)
         params, w0, opt = self._optimizer(model, task)
         best = _BestEpoch(self.patience)
         curve, gaps = [], []
