@@ -32,9 +32,11 @@ SGC_SEEDS=${SGC_SEEDS:-0,1,2,3,4,5,6,7,8,9}
 run gcn 0.005 random "$GCN_SEEDS"
 run gcn 0.05 random "$GCN_SEEDS"
 run gcn 0.05 worst_case "$GCN_SEEDS"
-run sgc 0.05 random "$SGC_SEEDS"
-run sgc 0.005 random "$SGC_SEEDS"
-run sgc 0.05 worst_case "$SGC_SEEDS"
+if [ -z "${SKIP_SGC:-}" ]; then
+  run sgc 0.05 random "$SGC_SEEDS"
+  run sgc 0.005 random "$SGC_SEEDS"
+  run sgc 0.05 worst_case "$SGC_SEEDS"
+fi
 if [ -z "${SKIP_SCALE:-}" ]; then
   $PY -W ignore benchmarks/sgu/nim_scale.py --json "$OUT/scaling_nim.json" | tee "$OUT/nim_scale.txt"
 fi

