@@ -117,3 +117,25 @@ def test_sparse_training_falls_back_when_training_mode_rejects_csr(cora):
         strict.train(copy.deepcopy(model), cora)
     with pytest.raises(ValueError, match='sparse_features must be'):
         NodeClassificationTask(sparse_features='yes')
+
+
+class _IndexesInput(torch.nn.Module):
+    r"""Reads one column block of its input (a CSR tensor raises there)."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(16, out_channels)
+
+    def forward(self, x, edge_index):
+        return self.lin(x[:, :16])
+
+
+def test_sparse_training_never_breaks_a_dense_model(cora):
+    model = reinitialize(_IndexesInput(cora.num_features, 7), seed=0)
+    dense = copy.deepcopy(model)
+    task = NodeClassificationTask(epochs=5, seed=0)
+    task.train(model, cora)
+    assert task._sparse_ok[1] is False
+    NodeClassificationTask(epochs=5, seed=0, sparse_features=False).train(dense, cora)
+    for p, q in zip(model.parameters(), dense.parameters()):
+        assert torch.equal(p, q)
