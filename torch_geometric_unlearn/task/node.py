@@ -73,7 +73,7 @@ class NodeClassificationTask(Task):
     features (Cora: 1.3% non-zero) to the model as a CSR matrix (:obj:`sparse_features`):
     the first layer's :math:`XW` and its weight gradient cost :math:`O(\mathrm{nnz}(X))`
     instead of :math:`O(nF)`, the same product up to float rounding (Cora, GCN: same
-    selected epoch, posteriors within 3e-7, 1.8x faster training); SGU and GIF unlearn with
+    selected epoch, posteriors within 1e-6, 1.6x faster training); SGU and GIF unlearn with
     the same product, so Retrain is not slowed by a dense product they avoid.
 
     Args:
