@@ -22,6 +22,8 @@ from torch_geometric_unlearn.benchmark.runner import _fresh_model, build_parser,
 from torch_geometric_unlearn.datasets import load_dataset
 from torch_geometric_unlearn.forget import select_request
 
+from select_defaults import nodes_in_no_mask  # this folder's selection protocol
+
 
 def posterior_shape(p: Tensor, idx: Tensor) -> str:
     r"""Mean top-1 and top-2 probabilities and entropy of the rows :obj:`idx` of :obj:`p`."""
@@ -55,7 +57,7 @@ def main() -> None:
               f"{[round(g, 3) for g in ex['forget_gap_curve']]}, validation accuracy "
               f"{[round(v, 3) for v in ex['val_curve']]}", flush=True)
         if opts.posteriors:
-            free = (~(data.train_mask | data.val_mask | data.test_mask)).nonzero().view(-1)
+            free, _ = nodes_in_no_mask(data)
             retrain = Unlearner(copy.deepcopy(model), Retrain(), task=task).fit(data)
             for name, m in (('retrain', retrain.unlearn(request).model), ('sgu', result.model)):
                 p = task.predict_proba(m, data)

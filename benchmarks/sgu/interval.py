@@ -13,17 +13,15 @@ import sys
 from pathlib import Path
 
 
-def paired(records: list, algorithm: str = 'sgu') -> dict:
-    r"""Per-seed differences of :obj:`algorithm` to Retrain (MIA AUC, macro-F1 points) and
-    its speed-ups."""
-    retrain = {r['seed']: r for r in records if r['algorithm'] == 'retrain'}
-    rows = [r for r in records if r['algorithm'] == algorithm and r['seed'] in retrain]
+def differences(records: list, algorithm: str = 'sgu') -> dict:
+    r"""Per-seed differences of :obj:`algorithm` to Retrain (MIA AUC, macro-F1 points; each
+    record carries Retrain's figures on the same seed) and its speed-ups."""
+    rows = [r for r in records if r['algorithm'] == algorithm]
     return {
-        'mia': [r['mia_auc'] - retrain[r['seed']]['mia_auc'] for r in rows
-                if r.get('mia_auc') is not None
-                and retrain[r['seed']].get('mia_auc') is not None],
-        'f1': [100 * (r['utility_after']['macro_f1'] -
-                      retrain[r['seed']]['utility_after']['macro_f1']) for r in rows],
+        'mia': [r['mia_auc'] - r['mia_auc_retrain'] for r in rows
+                if r.get('mia_auc') is not None and r.get('mia_auc_retrain') is not None],
+        'f1': [100 * (r['utility_after']['macro_f1'] - r['utility_retrain']['macro_f1'])
+               for r in rows],
         'speedup': [r['speedup_vs_retrain'] for r in rows],
     }
 
@@ -35,7 +33,7 @@ def main(folder: str) -> None:
     for path in sorted(Path(folder).glob('*.json')):
         records = json.loads(path.read_text())
         records = records['records'] if isinstance(records, dict) else records
-        d = paired(records)
+        d = differences(records)
         if len(d['mia']) < 2:
             continue
         m = statistics.mean(d['mia'])

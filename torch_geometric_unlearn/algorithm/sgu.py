@@ -3,7 +3,6 @@ maximisation (NIM) (Li et al.; appendix: ../shared/papers/nim-sgu-scalable-graph
 appendix.txt, ALGORITHMS.md section 6)."""
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Any, Callable, NamedTuple, Optional, Tuple
 
@@ -15,10 +14,10 @@ from torch_geometric.utils import k_hop_subgraph
 
 from torch_geometric_unlearn.algorithm.base import GraphData, UnlearningAlgorithm
 from torch_geometric_unlearn.influence.nim import NIM, propagate_features, unlearning_entities
-from torch_geometric_unlearn.influence.sparse import (SparseFeatures, cached_csr, csr_of,
-                                                      csr_rows, dense_to_csr, drop_entries,
-                                                      resolve_sparse_features, transpose_csr,
-                                                      with_features)
+from torch_geometric_unlearn.influence.sparse import (cached_csr, csr_of, csr_rows,
+                                                      dense_to_csr, drop_entries,
+                                                      resolve_sparse_features, sparse_mode,
+                                                      transpose_csr, with_features)
 from torch_geometric_unlearn.nn.sparse import csr_tensor
 from torch_geometric_unlearn.request import UnlearningRequest
 from torch_geometric_unlearn.result import UnlearningResult
@@ -368,15 +367,6 @@ class SGU(UnlearningAlgorithm):
         return out
 
     @staticmethod
-    def _sparse_mode(csr: Optional[Tensor], csr_t: Optional[Tensor] = None) -> Any:
-        r"""Within it, the model's first :obj:`F.linear` on the CSR features :obj:`csr`
-        differentiates through the precomputed CSR transpose :obj:`csr_t` (PyTorch otherwise
-        converts :math:`X^\top` on every backward pass); a no-op for :obj:`None`."""
-        if csr is None:
-            return contextlib.nullcontext()
-        return SparseFeatures(csr, csr, transpose_csr(csr) if csr_t is None else csr_t, None)
-
-    @staticmethod
     def _csr_drop_rows(csr: Tensor, rows: Tensor) -> Tensor:
         r"""A copy of the CSR matrix without the entries of :obj:`rows` (gone, not stored as
         zeros), in :math:`O(\mathrm{nnz})`."""
@@ -600,7 +590,7 @@ class SGU(UnlearningAlgorithm):
                 if fixed is not None:
                     out = model.conv.lin(fixed)
                 else:
-                    with self._sparse_mode(joint_csr, joint_csr_t):
+                    with sparse_mode(joint_csr, joint_csr_t):
                         out = task.logits(model, joint)
                 f_out = out[f_pos] if f_pos is not None else None
                 out = out[:n]

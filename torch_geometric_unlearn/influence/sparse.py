@@ -5,6 +5,7 @@ Shared by :class:`~torch_geometric_unlearn.algorithm.gif.GIF` and
 :class:`~torch_geometric_unlearn.algorithm.sgu.SGU`."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import warnings
 from typing import Any, Optional
@@ -119,10 +120,14 @@ def with_features(data: Any, x: Optional[Tensor]) -> Any:
 
 
 def sparse_features_usable(task: Any, model: torch.nn.Module, data: Any,
-                           max_density: Optional[float] = 0.1) -> bool:
+                           max_density: Optional[float] = 0.1, training: bool = False) -> bool:
     r"""Whether :obj:`data.x` is a dense floating-point matrix with fewer than
     :obj:`max_density` non-zeros that :obj:`model` accepts as sparse CSR with the same logits
-    (one trial forward pass each way, no gradients)."""
+    (one trial forward pass each way, no gradients); with :obj:`training`, also in training
+    mode (a model may drop out or normalise its input only there), through
+    :func:`sparse_mode` as training runs it, on a forked generator and with the model's
+    buffers (batch-norm statistics) restored, so the trial changes nothing. Any failure of a
+    trial means :obj:`False` (dense), never a crash."""
     x = getattr(data, 'x', None)
     if not isinstance(x, Tensor) or x.dim() != 2 or x.layout != torch.strided \
             or not x.is_floating_point() or x.numel() == 0:
@@ -130,13 +135,42 @@ def sparse_features_usable(task: Any, model: torch.nn.Module, data: Any,
     if max_density is not None and int(torch.count_nonzero(x)) >= max_density * x.numel():
         return False
     try:
+        csr = to_sparse_csr(x)
         with eval_mode(model), torch.no_grad():
             dense = task.logits(model, data)
-            sparse = task.logits(model, with_features(data, to_sparse_csr(x)))
-        return sparse.shape == dense.shape and bool(torch.allclose(sparse, dense, rtol=1e-4,
-                                                                   atol=1e-5))
-    except (RuntimeError, NotImplementedError, TypeError, ValueError):
+            sparse = task.logits(model, with_features(data, csr))
+        if not _same_logits(dense, sparse):
+            return False
+        return not training or _training_trial(task, model, data, csr)
+    except Exception:
         return False
+
+
+def _same_logits(dense: Tensor, sparse: Tensor) -> bool:
+    return sparse.shape == dense.shape and bool(torch.allclose(sparse, dense, rtol=1e-4,
+                                                               atol=1e-5))
+
+
+def _training_trial(task: Any, model: torch.nn.Module, data: Any, csr: Tensor) -> bool:
+    r"""One training-mode forward each way under the same seed (no gradients); the model's
+    mode and buffers are restored and the caller's generator is untouched."""
+    buffers = {k: v.clone() for k, v in model.named_buffers()}
+    devices = [data.x.device] if data.x.device.type == 'cuda' else []
+    was_training = model.training
+    try:
+        model.train()
+        with torch.no_grad(), torch.random.fork_rng(devices=devices):
+            torch.manual_seed(0)
+            dense = task.logits(model, data)
+            torch.manual_seed(0)
+            with sparse_mode(csr):
+                sparse = task.logits(model, with_features(data, csr))
+        return _same_logits(dense, sparse)
+    finally:
+        model.train(was_training)
+        with torch.no_grad():
+            for name, buf in model.named_buffers():
+                buf.copy_(buffers[name])
 
 
 class CSRMatmul(torch.autograd.Function):
@@ -192,13 +226,23 @@ class SparseFeatures(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
+def sparse_mode(csr: Optional[Tensor], csr_t: Optional[Tensor] = None) -> Any:
+    r"""Within it, a model's first :obj:`F.linear` on the CSR features :obj:`csr`
+    differentiates through the CSR transpose :obj:`csr_t` (computed when not given; PyTorch
+    otherwise converts :math:`X^\top` on every backward pass); a no-op for :obj:`None`."""
+    if csr is None:
+        return contextlib.nullcontext()
+    return SparseFeatures(csr, csr, transpose_csr(csr) if csr_t is None else csr_t, None)
+
+
 def resolve_sparse_features(algorithm: Any, task: Any, model: torch.nn.Module,
-                            data: Any) -> bool:
+                            data: Any, training: bool = False) -> bool:
     r"""Whether :obj:`algorithm` (with a :obj:`sparse_features` option: :obj:`None` = when
     under 10% non-zero, :obj:`True` = always, :obj:`False` = never) feeds :obj:`data.x` to
     :obj:`model` as sparse CSR: decided once per model class and feature shape by
-    :func:`sparse_features_usable` and cached in :obj:`algorithm._sparse_ok` (a boolean only,
-    no data). Raises for :obj:`sparse_features=True` with a model that cannot take them."""
+    :func:`sparse_features_usable` (:obj:`training`: also a training-mode trial) and cached
+    in :obj:`algorithm._sparse_ok` (a boolean only, no data). Raises for
+    :obj:`sparse_features=True` with a model that cannot take them."""
     x = getattr(data, 'x', None)
     if algorithm.sparse_features is False or not isinstance(x, Tensor):
         return False
@@ -207,10 +251,12 @@ def resolve_sparse_features(algorithm: Any, task: Any, model: torch.nn.Module,
     if cached is not None and cached[0] == key:
         return cached[1]
     ok = sparse_features_usable(task, model, data,
-                                max_density=None if algorithm.sparse_features else 0.1)
+                                max_density=None if algorithm.sparse_features else 0.1,
+                                training=training)
     if not ok and algorithm.sparse_features:
         raise ValueError(f'{type(algorithm).__name__}(sparse_features=True): the model does '
-                         'not accept sparse CSR features (or gives different logits); use '
+                         'not accept sparse CSR features (or gives different logits'
+                         f'{" in evaluation or training mode" if training else ""}); use '
                          'None or False')
     algorithm._sparse_ok = (key, ok)
     return ok

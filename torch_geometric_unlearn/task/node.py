@@ -1,7 +1,6 @@
 """Node classification: training recipe with validation-based model selection."""
 from __future__ import annotations
 
-import contextlib
 import copy
 import time
 from typing import Any, Dict, Optional, Sequence
@@ -11,9 +10,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import Data
 
-from torch_geometric_unlearn.influence.sparse import (SparseFeatures, dense_to_csr,
-                                                      sparse_features_usable, transpose_csr,
-                                                      with_features)
+from torch_geometric_unlearn.influence.sparse import (dense_to_csr, resolve_sparse_features,
+                                                      sparse_mode, with_features)
 from torch_geometric_unlearn.metric.classification import accuracy, macro_f1
 from torch_geometric_unlearn.task.base import Task, make_generator, model_device
 from torch_geometric_unlearn.utils import eval_mode, progress
@@ -152,14 +150,13 @@ class NodeClassificationTask(Task):
         loader = self._train_loader(data, seed) if self.batch_size is not None else None
         # SGC: the propagation does not depend on the weights (computed once, not kept).
         fixed = sgc_features(model, self, data) if loader is None else None
-        mode = contextlib.nullcontext()
+        csr = None
         if loader is None and fixed is None and self._sparse_training(model, data):
             # Bag-of-words features as CSR (built per run, not kept): the first layer's XW
             # and its weight gradient (through the precomputed transpose) cost O(nnz(X)).
             csr = dense_to_csr(data.x)
-            mode = SparseFeatures(csr, csr, transpose_csr(csr), None)
             data = with_features(data, csr)
-        with torch.random.fork_rng(devices=devices), mode:
+        with torch.random.fork_rng(devices=devices), sparse_mode(csr):
             # Dropout draws from the global generator: fork it so training is reproducible
             # without touching the caller's RNG state.
             torch.manual_seed(seed)
@@ -195,51 +192,10 @@ class NodeClassificationTask(Task):
                 'seconds': time.perf_counter() - t0}
 
     def _sparse_training(self, model: torch.nn.Module, data: Data) -> bool:
-        r"""Whether full-batch training feeds :obj:`data.x` as sparse CSR: the evaluation-mode
-        trial forwards of :func:`sparse_features_usable`, then one in training mode (a model
-        may drop out or normalise its input only there), both giving the dense logits; the
-        training-mode trial runs on a forked generator and restores the model's buffers
-        (batch-norm statistics), so it changes nothing. Decided once per model class and
-        feature shape."""
-        if self.sparse_features is False or not isinstance(data.x, Tensor):
-            return False
-        key = (type(model).__qualname__, tuple(data.x.shape))
-        cached = self._sparse_ok
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        try:  # any failure of the trial means dense training, never a crash
-            ok = sparse_features_usable(self, model, data,
-                                        max_density=None if self.sparse_features else 0.1)
-        except Exception:
-            ok = False
-        if ok:
-            csr = dense_to_csr(data.x)
-            buffers = {k: v.clone() for k, v in model.named_buffers()}
-            devices = [data.x.device] if data.x.device.type == 'cuda' else []
-            was_training = model.training
-            try:
-                model.train()
-                with torch.no_grad(), torch.random.fork_rng(devices=devices):
-                    torch.manual_seed(0)
-                    dense = self.logits(model, data)
-                    torch.manual_seed(0)
-                    with SparseFeatures(csr, csr, transpose_csr(csr), None):
-                        sparse = self.logits(model, with_features(data, csr))
-                ok = sparse.shape == dense.shape and \
-                    bool(torch.allclose(sparse, dense, rtol=1e-4, atol=1e-5))
-            except Exception:
-                ok = False
-            finally:
-                model.train(was_training)
-                with torch.no_grad():
-                    for name, buf in model.named_buffers():
-                        buf.copy_(buffers[name])
-        if not ok and self.sparse_features:
-            raise ValueError('NodeClassificationTask(sparse_features=True): the model does '
-                             'not accept sparse CSR features (or gives different logits in '
-                             'evaluation or training mode); use None or False')
-        self._sparse_ok = (key, ok)
-        return ok
+        r"""Whether full-batch training feeds :obj:`data.x` as sparse CSR
+        (:func:`resolve_sparse_features` with its training-mode trial; decided once per model
+        class and feature shape)."""
+        return resolve_sparse_features(self, self, model, data, training=True)
 
     @torch.no_grad()
     def _val_key(self, model: torch.nn.Module, data: Data,
