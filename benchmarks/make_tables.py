@@ -21,7 +21,7 @@ Other JSON files (partition quality, reliability streams, the node-MIA study) ha
 tables in their folders' READMEs and are listed as skipped.
 
 Per file (a *setting*) and algorithm it writes mean +- std over seeds of the utility (macro-F1
-for node classification, else accuracy, else Recall@20), the membership-inference AUC
+for node classification, else accuracy, else Recall@20, else link AUC), the membership-inference AUC
 (``mia_auc``; ``mi_ng`` for recommendation), the unlearning seconds and the speed-up over Retrain
 (the record's ``speedup_vs_retrain``, i.e. Retrain and the method timed side by side in the same
 run; medians too, since the machine is noisy):
@@ -50,7 +50,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 HERE = Path(__file__).resolve().parent
 
 #: Utility metrics, in order of preference (the first one present in ``utility_after``).
-UTILITY_KEYS = ('macro_f1', 'accuracy', 'recall@20')
+UTILITY_KEYS = ('macro_f1', 'accuracy', 'recall@20', 'auc')
 
 
 def _num(v: Any) -> Optional[float]:

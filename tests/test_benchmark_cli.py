@@ -144,3 +144,41 @@ def test_unlearnrec_bench_shares_pretraining_only_between_finetuning_variants():
            for n in ('unlearnrec', 'unlearnrec-0', 'unlearnrec-3', 'unlearnrec-simgcl-val')}
     assert key['unlearnrec'] == key['unlearnrec-0'] == key['unlearnrec-3']
     assert key['unlearnrec-simgcl-val'] != key['unlearnrec']
+
+
+def test_cli_link_prediction(tmp_path, monkeypatch):
+    r"""``--task link_prediction``: each seed holds out validation/test edges, the encoder is
+    trained on the training edges only, the request is drawn among them and Retrain trains
+    without it; the records carry the test AUC and the link membership attack (removed edges'
+    scores against held-out test edges') for Retrain and SGU."""
+    from torch_geometric_unlearn.datasets import load_dataset
+    from torch_geometric_unlearn.task.link import LinkPredictionTask
+    seen = _spy_train(monkeypatch, LinkPredictionTask)
+    out = tmp_path / 'r.json'
+    main(['--dataset', 'cora', '--task', 'link_prediction', '--model', 'gcn', '--algorithms',
+          'retrain,sgu', '--request', 'edge', '--count', '50', '--epochs', '40', '--hidden',
+          '32', '--seeds', '3', '--out', str(out), '--quiet'])
+    retrain, sgu = json.loads(out.read_text())
+    split = LinkPredictionTask.split(load_dataset('cora'), seed=3)
+    assert seen == [split.edge_index.size(1), split.edge_index.size(1) - 2 * 50]
+    for r in (retrain, sgu):
+        assert r['task'] == 'link_prediction' and r['num_removed'] == 50
+        assert set(r['utility_after']) == {'auc'} and r['utility_after']['auc'] > 0.75
+        assert r['mia_auc_before'] > 0.55  # the original model scores its edges higher
+        assert 'held-out test edges' in r['mia_attack']
+        assert r['edge_mia_auc'] is not None and r['mia_shadow_auc'] is None
+        assert 'link_prediction' in r['mia_shadow_note']
+    assert retrain['mia_auc'] == retrain['mia_auc_retrain']
+    assert abs(retrain['mia_auc'] - 0.5) < abs(retrain['mia_auc_before'] - 0.5)
+    assert sgu['mia_auc'] < sgu['mia_auc_before'] and sgu['speedup_vs_retrain'] > 1
+    assert 0 <= sgu['agreement_with_retrain'] <= 1 and sgu['param_l2_to_retrain'] > 0
+
+
+def test_cli_link_prediction_errors():
+    base = ['--task', 'link_prediction', '--request', 'edge', '--epochs', '1']
+    with pytest.raises(SystemExit, match='model-free'):
+        main(base + ['--strategy', 'worst_case'])
+    with pytest.raises(SystemExit, match='non-bipartite'):
+        main(base + ['--dataset', 'bipartite:30,20,200', '--model', 'lightgcn'])
+    with pytest.raises(SystemExit, match='full batch'):
+        main(base + ['--batch-size', '64'])

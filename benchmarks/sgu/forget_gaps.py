@@ -6,12 +6,16 @@ the mean sorted posterior (top-1, top-2) and entropy of the removed nodes and of
 no mask (never trained on, never validated or tested) after Retrain and after SGU::
 
     OMP_NUM_THREADS=1 python benchmarks/sgu/forget_gaps.py --model sgc --strategy worst_case \
-        --seeds 50,51,52,53 [--posteriors]
+        --seeds 50,51,52,53 [--posteriors] [--sgu '{"kl_weight": 3.0}']
+
+(``--sgu``: keyword arguments of :class:`SGU` as JSON, default the defaults; with
+``--posteriors`` the original model's posteriors are printed too.)
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 
 from torch import Tensor
 
@@ -40,6 +44,7 @@ def main() -> None:
     parser.add_argument('--ratio', type=float, default=0.05)
     parser.add_argument('--seeds', default='50,51,52,53')
     parser.add_argument('--posteriors', action='store_true')
+    parser.add_argument('--sgu', default='{}', help='SGU keyword arguments (JSON)')
     opts = parser.parse_args()
     args = build_parser().parse_args(['--dataset', 'cora', '--model', opts.model,
                                       '--algorithms', 'sgu', '--request', 'node', '--ratio',
@@ -51,7 +56,8 @@ def main() -> None:
         task.train(model, data, seed=seed)
         request = select_request(data, 'node', strategy=opts.strategy, ratio=opts.ratio,
                                  count=None, seed=seed, model=model, task=task)
-        result = Unlearner(copy.deepcopy(model), SGU(), task=task).fit(data).unlearn(request)
+        sgu = SGU(**json.loads(opts.sgu))
+        result = Unlearner(copy.deepcopy(model), sgu, task=task).fit(data).unlearn(request)
         ex = result.extras
         print(f"seed {seed}: epoch {ex['best_epoch']}, forgotten {ex['forgotten']}, gaps "
               f"{[round(g, 3) for g in ex['forget_gap_curve']]}, validation accuracy "
@@ -59,7 +65,8 @@ def main() -> None:
         if opts.posteriors:
             free, _ = nodes_in_no_mask(data)
             retrain = Unlearner(copy.deepcopy(model), Retrain(), task=task).fit(data)
-            for name, m in (('retrain', retrain.unlearn(request).model), ('sgu', result.model)):
+            for name, m in (('original', model), ('retrain', retrain.unlearn(request).model),
+                            ('sgu', result.model)):
                 p = task.predict_proba(m, data)
                 print(f'  {name:7s} removed: {posterior_shape(p, request.node_index)} | '
                       f'no mask: {posterior_shape(p, free)}', flush=True)

@@ -1,6 +1,6 @@
 r"""Mean ΔMIA AUC (SGU − Retrain, per seed) with its 95% interval (mean ± 1.96 standard
-errors), the median, ΔF1 and the speed-up, for every file of a folder with ``retrain`` and
-``sgu`` records (the 30-seed precision runs of ``run.sh``, ``PRECISION=1``)::
+errors), the median, ΔF1 (link prediction: Δ test AUC) and the speed-up, for every file of a
+folder with ``retrain`` and ``sgu`` records (the 30-seed precision runs of ``run.sh``, ``PRECISION=1``)::
 
     python benchmarks/sgu/interval.py benchmarks/sgu/results/precision
 """
@@ -13,14 +13,20 @@ import sys
 from pathlib import Path
 
 
+def utility_key(record: dict) -> str:
+    r"""The utility compared with Retrain: macro-F1 (node classification) or the test AUC
+    (link prediction)."""
+    return 'macro_f1' if 'macro_f1' in record['utility_after'] else 'auc'
+
+
 def differences(records: list, algorithm: str = 'sgu') -> dict:
-    r"""Per-seed differences of :obj:`algorithm` to Retrain (MIA AUC, macro-F1 points; each
-    record carries Retrain's figures on the same seed) and its speed-ups."""
+    r"""Per-seed differences of :obj:`algorithm` to Retrain (MIA AUC; macro-F1 or link AUC
+    points; each record carries Retrain's figures on the same seed) and its speed-ups."""
     rows = [r for r in records if r['algorithm'] == algorithm]
     return {
         'mia': [r['mia_auc'] - r['mia_auc_retrain'] for r in rows
                 if r.get('mia_auc') is not None and r.get('mia_auc_retrain') is not None],
-        'f1': [100 * (r['utility_after']['macro_f1'] - r['utility_retrain']['macro_f1'])
+        'f1': [100 * (r['utility_after'][utility_key(r)] - r['utility_retrain'][utility_key(r)])
                for r in rows],
         'speedup': [r['speedup_vs_retrain'] for r in rows],
     }

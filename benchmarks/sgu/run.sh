@@ -8,6 +8,10 @@
 # and memory on synthetic graphs of 17k and 169k (arxiv-size) nodes -> results/scaling_nim.json.
 # PRECISION=1: Retrain and SGU on seeds 0-29 of the public 5% sets (GCN, SGC; random and worst
 # case) -> results/precision/ (the MIA AUC of 7 removed nodes is noisy per seed).
+# (4) Link prediction (--task link_prediction): GCN encoder, 0.5% and 5% of the training
+# edges, random, seeds 0-9, Retrain and SGU -> results/link_*.json (no SGC: the link task
+# propagates SGC's features at every forward, ~57 s per training run on Cora).
+# SKIP_NODE=1 skips (1)-(2), SKIP_LINK=1 skips (4), SKIP_SCALE=1 skips (3).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
@@ -22,7 +26,7 @@ run() {  # model ratio strategy seeds
     --out "$OUT/cora_$1_$2_$3.json"
   uptime
 }
-if [ -z "${SKIP_FULL:-}" ]; then
+if [ -z "${SKIP_FULL:-}" ] && [ -z "${SKIP_NODE:-}" ]; then
   uptime
   $PY -W ignore -m torch_geometric_unlearn.benchmark --dataset cora --split full --model gcn \
     --algorithms retrain,sgu,sgu-fast,sgu-lr5e-3 --request node --ratio 0.05 --strategy random \
@@ -31,10 +35,12 @@ if [ -z "${SKIP_FULL:-}" ]; then
 fi
 GCN_SEEDS=${GCN_SEEDS:-0,1,2,3,4,5,6,7,8,9}
 SGC_SEEDS=${SGC_SEEDS:-0,1,2,3,4,5,6,7,8,9}
-run gcn 0.005 random "$GCN_SEEDS"
-run gcn 0.05 random "$GCN_SEEDS"
-run gcn 0.05 worst_case "$GCN_SEEDS"
-if [ -z "${SKIP_SGC:-}" ]; then
+if [ -z "${SKIP_NODE:-}" ]; then
+  run gcn 0.005 random "$GCN_SEEDS"
+  run gcn 0.05 random "$GCN_SEEDS"
+  run gcn 0.05 worst_case "$GCN_SEEDS"
+fi
+if [ -z "${SKIP_SGC:-}" ] && [ -z "${SKIP_NODE:-}" ]; then
   run sgc 0.05 random "$SGC_SEEDS"
   run sgc 0.005 random "$SGC_SEEDS"
   run sgc 0.05 worst_case "$SGC_SEEDS"
@@ -48,6 +54,16 @@ if [ -n "${PRECISION:-}" ]; then  # 30 seeds of the 5% sets: the MIA's standard 
       --algorithms retrain,sgu --request node --ratio 0.05 --strategy "$2" \
       --seeds "$(seq -s, 0 29)" --quiet --out "$OUT/precision/cora_$1_0.05_$2_30seeds.json"
   done
+fi
+if [ -z "${SKIP_LINK:-}" ]; then
+  for spec in "gcn 0.005" "gcn 0.05"; do
+    set -- $spec
+    uptime
+    $PY -W ignore -m torch_geometric_unlearn.benchmark --dataset cora --task link_prediction \
+      --model "$1" --algorithms retrain,sgu --request edge --ratio "$2" --strategy random \
+      --seeds "${LINK_SEEDS:-0,1,2,3,4,5,6,7,8,9}" --quiet --out "$OUT/link_cora_$1_$2_random.json"
+  done
+  uptime
 fi
 if [ -z "${SKIP_SCALE:-}" ]; then
   $PY -W ignore benchmarks/sgu/nim_scale.py --json "$OUT/scaling_nim.json" | tee "$OUT/nim_scale.txt"

@@ -1,15 +1,19 @@
 r"""Prints a markdown table from the CLI's JSON records in results/: per algorithm, ΔF1 against
-Retrain (median, mean and per seed), MIA AUC (per seed) and its difference to Retrain's on the same
-seed (median, mean, std), unlearning seconds and speed-up over Retrain (median)."""
+Retrain (link prediction: Δ test AUC; median, mean and per seed), MIA AUC (per seed) and its
+difference to Retrain's on the same seed (median, mean, std), unlearning seconds and speed-up
+over Retrain (median)."""
 import glob
 import json
 import os
 import statistics as st
 import sys
 
+from interval import utility_key  # this folder's helper
+
 root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), 'results')
 only = sys.argv[2:]  # optional file-name filters
-print('| file | algorithm | seeds | removed | ΔF1 pts (median; mean; per seed) | MIA AUC per seed | '
+print('| file | algorithm | seeds | removed | ΔF1 (link: ΔAUC) pts (median; mean; per seed) | '
+      'MIA AUC per seed | '
       'ΔMIA vs Retrain (median; mean ± std) | unlearn s (median) | speed-up (median; per seed) |')
 print('|' + '---|' * 9)
 
@@ -23,13 +27,13 @@ for path in sorted(glob.glob(os.path.join(root, '*.json'))):
     if only and not any(o in name for o in only):
         continue
     records = json.load(open(path))
-    if not isinstance(records, list):  # scaling_*.json, reliability_*.json
-        continue
+    if not isinstance(records, list) or not all('algorithm' in r for r in records):
+        continue  # scaling_*.json, reliability_*.json, retrain_features.json
     retrain = {r['seed']: r for r in records if r['algorithm'] == 'retrain'}
     for alg in dict.fromkeys(r['algorithm'] for r in records):
         rs = [r for r in records if r['algorithm'] == alg]
-        df1 = [100 * (r['utility_after']['macro_f1'] - r['utility_retrain']['macro_f1'])
-               for r in rs]
+        key = utility_key(rs[0])
+        df1 = [100 * (r['utility_after'][key] - r['utility_retrain'][key]) for r in rs]
         mia = [r.get('mia_auc') for r in rs]
         dm = [m - retrain[r['seed']]['mia_auc'] for m, r in zip(mia, rs)
               if m is not None and r['seed'] in retrain]

@@ -201,10 +201,12 @@ def test_nim_reuses_soft_labels_and_matches_own_inference(cora, trained_gcn):
 
 
 def test_link_prediction_edge_request(cora):
-    r"""Issue 8, link prediction: after SGU the removed edges' scores (on G') drop from the
-    original weights' toward Retrain's (held-out-edge level), the edges are gone and test AUC
-    stays near Retrain's. Measured: mean probability of the 100 removed edges 0.859 (original
-    weights) -> 0.817 (SGU), Retrain 0.826; test AUC 0.9026 vs Retrain 0.9065."""
+    r"""Issue 8, link prediction: after SGU with its defaults the removed edges' scores (on G')
+    drop from the original weights' toward Retrain's (held-out-edge level), the edges are gone
+    and test AUC stays near Retrain's. The forget gap is measured in units of the validation
+    edge/non-edge separation: with the earlier absolute gap (0.05 in probability) the untouched
+    weights already counted as forgotten and the defaults barely moved the removed edges
+    (0.859 -> 0.852, Retrain 0.826); now 0.859 -> 0.817, test AUC 0.9026 vs Retrain's 0.9065."""
     from torch_geometric_unlearn.nn import build_node_model
     from torch_geometric_unlearn.task import reinitialize
     from torch_geometric_unlearn.task.link import LinkPredictionTask, undirected_pairs
@@ -217,8 +219,9 @@ def test_link_prediction_edge_request(cora):
     removed = pairs[:, torch.randperm(pairs.size(1), generator=gen)[:100]]
     request = UnlearningRequest.edges(removed)
     retrain = Unlearner(copy.deepcopy(model), Retrain(), task=task).fit(data).unlearn(request)
-    sgu = Unlearner(copy.deepcopy(model), SGU(forget_tolerance=0.01), task=task).fit(
-        data).unlearn(request)
+    sgu = Unlearner(copy.deepcopy(model), SGU(), task=task).fit(data).unlearn(request)
+    gaps = sgu.extras['forget_gap_curve']
+    assert sgu.extras['forgotten'] and abs(gaps[sgu.extras['best_epoch'] - 1]) <= 0.05
 
     def prob(m, g):
         return float(torch.sigmoid(task.score(task.embeddings(m, g), removed)).mean())

@@ -166,3 +166,36 @@ def test_adversarial_interactions_lightgcn_mi_ng_above_one():
     assert out['mia_auc'] is None and 'recommendation' in out['mia_note']
     assert len(out['score_distributions']['removed_after']) == 20
     assert out['kl_to_retrain'] is None and out['agreement_with_retrain'] == 1.0
+
+
+def test_link_prediction_fields(cora):
+    r"""Link prediction: the link-score attack compares the removed training edges with held-out
+    test edges (the original model scores its own edges higher; Retrain does not), StealLink
+    runs on the embeddings, class-posterior attacks are None with notes, and node requests get
+    None link attacks with a note."""
+    from torch_geometric_unlearn.request import UnlearningRequest
+    from torch_geometric_unlearn.task.link import LinkPredictionTask
+    data = LinkPredictionTask.split(cora, seed=0)
+    task = LinkPredictionTask(epochs=60, seed=0)
+    model = reinitialize(build_node_model('gcn', cora.num_features, 32), seed=0)
+    task.train(model, data)
+    request = random_request(data, 'edge', count=150, seed=0)
+    retrain = _serve(model, task, data, request)
+    cache = {}
+    out = evaluate_unlearning(task, data, model, retrain, retrain, seed=0, cache=cache)
+    assert out['mia_auc_before'] > 0.6 and abs(out['mia_auc_retrain'] - 0.5) < 0.1
+    assert out['mia_auc'] == out['mia_auc_retrain'] and 'test edges' in out['mia_attack']
+    assert out['edge_mia_auc'] is not None and 'embeddings' in out['edge_mia_attack']
+    assert out['agreement_with_retrain'] == 1.0 and out['param_l2_to_retrain'] == 0.0
+    assert set(out['utility_unlearned']) == {'auc'}
+    for key in ('mia_shadow_auc', 'posterior_shift_auc', 'mi_bf', 'mi_ng'):
+        assert out[key] is None
+    assert 'link_prediction' in out['mia_shadow_note'] and 'link_prediction' in out['mi_note']
+    # The original model unchanged, a bare module: evaluated on request.apply(data).
+    same = evaluate_unlearning(task, data, model, model, retrain, request, cache=cache)
+    assert same['mia_auc'] > out['mia_auc'] and same['agreement_with_retrain'] < 1.0
+    node = UnlearningRequest.nodes([0, 1])
+    none = evaluate_unlearning(task, data, model, model, None, node)
+    assert none['mia_auc'] is None and none['edge_mia_auc'] is None
+    assert none['mia_auc_before'] is None and none['edge_mia_auc_retrain'] is None
+    assert 'edge' in none['mia_note'] and none['distance_note'] == 'no retrained model given'

@@ -16,6 +16,13 @@ requests on bipartite graphs) a *clean* model is trained first, edges/interactio
 least-probable counterparts under it are added to the graph, the original model is trained on
 that *attacked* graph, and exactly the added edges are unlearned (UnlearnRec section 4.1.4).
 
+With :obj:`--task link_prediction` (node-classification graphs) each seed splits the edges
+(:meth:`~torch_geometric_unlearn.task.link.LinkPredictionTask.split`, 5% validation and 10%
+test edges with as many non-edges, seeded by the seed), trains the encoder (:obj:`--model`,
+:obj:`--hidden` channels in every layer) with the dot-product decoder on the training edges,
+and draws the request among the training edges; utility is the test AUC and the membership
+attack compares the removed edges' scores with the held-out test edges' (``docs/evaluation.md``).
+
 Forgetting metrics (membership inference, distance to Retrain) come from the evaluation plugin
 (:mod:`torch_geometric_unlearn.benchmark.plugins.evaluation`); see ``docs/evaluation.md``.
 """
@@ -36,6 +43,8 @@ from torch_geometric_unlearn.unlearner import Unlearner
 
 
 RECSYS_MODELS = ('lightgcn', 'sgl', 'simgcl')
+#: Forget-set strategies that score entities with a trained node classifier.
+LINK_MODEL_STRATEGIES = ('worst_case', 'edge_influence')
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--model', default='gcn',
                    help='gcn | gat | sage | sgc | gin | lightgcn | sgl | simgcl')
     p.add_argument('--algorithms', default='retrain', help='comma-separated, e.g. retrain,gif')
+    p.add_argument('--task', default=None, choices=['node_classification', 'link_prediction'],
+                   help='task on a non-bipartite graph (default node_classification; bipartite '
+                   'graphs are recommendation)')
     p.add_argument('--request', default='node', choices=['node', 'edge', 'feature',
                                                           'interaction'])
     g = p.add_mutually_exclusive_group()
@@ -85,12 +97,22 @@ def _parse_seeds(text: str) -> List[int]:
         raise SystemExit(f'--seeds must be comma-separated integers, got {text!r}')
 
 
+def _link(args: argparse.Namespace) -> bool:
+    return getattr(args, 'task', None) == 'link_prediction'
+
+
 def build_task(args: argparse.Namespace, bipartite: bool, seed: int):
     kwargs: Dict[str, Any] = {'seed': seed, 'device': args.device}
     if args.epochs is not None:
         kwargs['epochs'] = args.epochs
     if args.lr is not None:
         kwargs['lr'] = args.lr
+    if _link(args):
+        if args.batch_size is not None:
+            raise SystemExit('--batch-size does not apply to --task link_prediction (full '
+                             'batch)')
+        from torch_geometric_unlearn.task.link import LinkPredictionTask
+        return LinkPredictionTask(**kwargs)
     if args.batch_size is not None:
         kwargs['batch_size'] = args.batch_size
     if bipartite:
@@ -115,11 +137,12 @@ def build_model(args: argparse.Namespace, data: Any, bipartite: bool) -> torch.n
     if name in RECSYS_MODELS:
         raise SystemExit(f"model '{args.model}' needs a bipartite dataset")
     from torch_geometric_unlearn.nn.node import build_node_model
-    num_classes = int(data.y.max()) + 1
+    # Link prediction: an encoder with --hidden channels in every layer (the embeddings).
+    out_channels = args.hidden if _link(args) else int(data.y.max()) + 1
     kwargs = {'hidden_channels': args.hidden}
     if args.layers is not None:
         kwargs['num_layers'] = args.layers
-    return build_node_model(name, data.num_features, num_classes, **kwargs)
+    return build_node_model(name, data.num_features, out_channels, **kwargs)
 
 
 def _fresh_model(args: argparse.Namespace, data: Any, bipartite: bool, seed: int):
@@ -156,6 +179,15 @@ def run_benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
     else:
         data = load_dataset(args.dataset, root=args.root)
     bipartite = is_bipartite(data)
+    link = _link(args)
+    if link:
+        if bipartite:
+            raise SystemExit('--task link_prediction needs a non-bipartite graph (bipartite '
+                             'graphs are recommendation)')
+        if adversarial or args.strategy in LINK_MODEL_STRATEGIES:
+            raise SystemExit(f"--strategy {args.strategy} scores entities with a node "
+                             'classifier; with --task link_prediction use a model-free '
+                             "strategy (random, degree, low_degree, pagerank, ...)")
     if bipartite and args.request not in ('interaction', 'node'):
         raise SystemExit(f"request '{args.request}' does not apply to a bipartite dataset")
     if not bipartite and args.request == 'interaction':
@@ -172,6 +204,9 @@ def run_benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
         task = build_task(args, bipartite, seed)
         extra: Dict[str, Any] = {}
         data = clean_data
+        if link:  # held-out validation/test edges of this seed, removed from the graph
+            from torch_geometric_unlearn.task.link import LinkPredictionTask
+            data = LinkPredictionTask.split(clean_data, seed=seed)
         if adversarial:
             # Attack: a clean model picks least-probable counterparts; the original model is
             # then trained on the attacked graph and exactly the added edges are unlearned.
@@ -208,7 +243,8 @@ def run_benchmark(args: argparse.Namespace) -> List[Dict[str, Any]]:
                 else serve(name)
             after = task.evaluate(result.model, result.data)
             record: Dict[str, Any] = {
-                'dataset': args.dataset, 'model': args.model, 'algorithm': name,
+                'dataset': args.dataset, 'task': task.name, 'model': args.model,
+                'algorithm': name,
                 'guarantee': result.guarantee, 'request_type': request.kind,
                 'strategy': args.strategy, 'num_removed': request.num_removed, 'seed': seed,
                 'device': str(args.device),

@@ -90,10 +90,12 @@ def evaluate_unlearning(task: Any, data: Any, original: torch.nn.Module,
     r"""Evaluates an unlearned model: utility of the original, unlearned and retrained models,
     node membership inference (shadow-model attack of He et al. 2021 and threshold attacks),
     unlearning-detection (posterior-shift) AUC, StealLink-style edge MIA, the recommendation
-    metrics MI-BF / MI-NG of UnlearnRec, and distance to Retrain.
+    metrics MI-BF / MI-NG of UnlearnRec, link prediction's membership attack (the removed
+    edges' decoder scores against held-out test edges'), and distance to Retrain.
 
     Args:
-        task (Task): :class:`NodeClassificationTask` or :class:`RecommendationTask`.
+        task (Task): :class:`NodeClassificationTask`, :class:`RecommendationTask` or
+            :class:`LinkPredictionTask`.
         data (Data or HeteroData): The original graph (before the request).
         original (torch.nn.Module): The model trained on :obj:`data`.
         unlearned (UnlearningResult or torch.nn.Module): The unlearned model (a bare module
@@ -148,6 +150,9 @@ def evaluate_unlearning(task: Any, data: Any, original: torch.nn.Module,
         _fill_none(out, ('mi_bf', 'mi_ng'), 'mi_note',
                    'MI-BF/MI-NG are recommendation metrics (UnlearnRec); task is '
                    'node_classification')
+    elif name == 'link_prediction':
+        _link_metrics(out, task, data, original, model_u, data_u, model_r, data_r, request,
+                      seed, num_negatives, return_scores, cache)
     elif name == 'recommendation':
         _recsys_metrics(out, task, data, original, model_u, data_u, model_r, data_r, request,
                         seed, num_negatives, return_scores, cache)
@@ -257,25 +262,99 @@ def _node_metrics(out, task, data, original, model_u, data_u, model_r, data_r, r
 
     # Edge membership inference (StealLink).
     if request.kind == 'edge':
-        removed_e = request.edge_index.cpu()
-        k = max(removed_e.size(1), 1000) if num_negatives is None else num_negatives
-        key = ('non_edges', k)
-        if key not in cache:
-            gen = torch.Generator().manual_seed(seed)
-            cache[key] = sample_non_edges(data.edge_index.cpu(), data.num_nodes, k, gen)
-        non_e = cache[key]
-        if 'edge_mia_before' not in cache:
-            cache['edge_mia_before'] = edge_mia_auc(p_orig, removed_e, non_e)
-        out['edge_mia_auc_before'] = cache['edge_mia_before']
-        out['edge_mia_auc'] = edge_mia_auc(task.predict_proba(model_u, data_u).cpu(),
-                                           removed_e, non_e)
-        out['edge_mia_auc_retrain'] = None if model_r is None else \
-            edge_mia_auc(task.predict_proba(model_r, data_r).cpu(), removed_e, non_e)
-        out['edge_mia_attack'] = ('StealLink unsupervised: cosine similarity of endpoint '
-                                  'posteriors, removed edges vs sampled non-edges')
+        _steal_link(out, data, p_orig, task.predict_proba(model_u, data_u).cpu(),
+                    None if model_r is None else task.predict_proba(model_r, data_r).cpu(),
+                    request, seed, num_negatives, cache, 'posteriors')
     else:
         _fill_none(out, ('edge_mia_auc',), 'edge_mia_note',
                    f'edge MIA needs removed edges; not defined for {_a(request.kind)} request')
+
+
+def _steal_link(out: Dict[str, Any], data: Any, z_orig: Tensor, z_u: Tensor,
+                z_r: Optional[Tensor], request: Any, seed: int, num_negatives: Optional[int],
+                cache: Dict[str, Any], what: str) -> None:
+    r"""StealLink (unsupervised): cosine similarity of the endpoints' rows of :obj:`z_*`
+    (:obj:`what`: posteriors or embeddings), removed edges against seeded non-edges of the
+    original graph; the original model on :obj:`data`, the others on their served graphs."""
+    removed_e = request.edge_index.cpu()
+    k = max(removed_e.size(1), 1000) if num_negatives is None else num_negatives
+    key = ('non_edges', k)
+    if key not in cache:
+        gen = torch.Generator().manual_seed(seed)
+        cache[key] = sample_non_edges(data.edge_index.cpu(), data.num_nodes, k, gen)
+    non_e = cache[key]
+    if 'edge_mia_before' not in cache:
+        cache['edge_mia_before'] = edge_mia_auc(z_orig, removed_e, non_e)
+    out['edge_mia_auc_before'] = cache['edge_mia_before']
+    out['edge_mia_auc'] = edge_mia_auc(z_u, removed_e, non_e)
+    out['edge_mia_auc_retrain'] = None if z_r is None else edge_mia_auc(z_r, removed_e, non_e)
+    out['edge_mia_attack'] = (f'StealLink unsupervised: cosine similarity of endpoint {what}, '
+                              'removed edges vs sampled non-edges')
+
+
+# Link prediction #############################################################
+
+def _link_metrics(out, task, data, original, model_u, data_u, model_r, data_r, request, seed,
+                  num_negatives, return_scores, cache) -> None:
+    from torch_geometric_unlearn.metric.classification import roc_auc
+    from torch_geometric_unlearn.task.link import undirected_pairs
+    if 'emb_original' not in cache:
+        cache['emb_original'] = task.embeddings(original, data).cpu()
+    z0 = cache['emb_original']  # the original model on G
+    z_u = task.embeddings(model_u, data_u).cpu()  # the others on the graph they serve
+    z_r = task.embeddings(model_r, data_r).cpu() if model_r is not None else None
+    _fill_none(out, ('mia_shadow_auc', 'posterior_shift_auc'), 'mia_shadow_note',
+               'the shadow and posterior-shift attacks are defined on class posteriors; task '
+               'is link_prediction (mia_auc is the link-score attack)')
+    _fill_none(out, ('mi_bf', 'mi_ng'), 'mi_note',
+               'MI-BF/MI-NG are recommendation metrics (UnlearnRec); task is link_prediction')
+
+    def prob(z: Tensor, pairs: Tensor) -> Tensor:
+        return torch.sigmoid(task.score(z, pairs))
+
+    # Distance to Retrain: the decoder's probabilities of the retained graph's test pairs.
+    test_pos, test_neg = task.held_out(data_u, 'test')
+    test_pos, test_neg = test_pos.cpu(), test_neg.cpu()
+    if model_r is not None:
+        pairs = torch.cat([test_pos, test_neg], dim=1)
+        p_u, p_r = prob(z_u, pairs), prob(z_r, pairs)
+        out.update(distance_to_retrain(torch.stack([1 - p_u, p_u], -1),
+                                       torch.stack([1 - p_r, p_r], -1), model_u, model_r))
+        out['distance_note'] = ('decoder probabilities of the test edges and non-edges '
+                                '(retained graph)')
+    else:
+        _fill_none(out, ('agreement_with_retrain', 'kl_to_retrain', 'js_to_retrain',
+                         'param_l2_to_retrain'), 'distance_note', 'no retrained model given')
+
+    if request.kind == 'edge':
+        # Membership: the removed training edges against held-out true edges (never trained
+        # on): a model that forgot them scores them like unseen edges (Retrain's level), one
+        # that memorised them higher.
+        removed = undirected_pairs(request.edge_index.cpu())
+        if test_pos.size(1) == 0 or removed.size(1) == 0:
+            _fill_none(out, ('mia_auc', 'mia_auc_before', 'mia_auc_retrain'), 'mia_note',
+                       'no held-out test edge or no removed edge to compare')
+        else:
+            def mia(z: Tensor) -> float:
+                return roc_auc(task.score(z, removed), task.score(z, test_pos))
+            if 'link_mia_before' not in cache:
+                cache['link_mia_before'] = mia(z0)
+            out['mia_auc_before'] = cache['link_mia_before']
+            out['mia_auc'] = mia(z_u)
+            out['mia_auc_retrain'] = None if z_r is None else mia(z_r)
+            out['mia_attack'] = ('link score: decoder probability of the removed training '
+                                 'edges vs held-out test edges (true edges never trained on); '
+                                 "the original model on G, the others on G'")
+            if return_scores:
+                out['mia_scores'] = {'members_probability': prob(z_u, removed).tolist(),
+                                     'non_members_probability': prob(z_u, test_pos).tolist()}
+        _steal_link(out, data, z0, z_u, z_r, request, seed, num_negatives, cache,
+                    'embeddings')
+    else:
+        _fill_none(out, tuple(f'{m}{x}' for m in ('mia_auc', 'edge_mia_auc')
+                              for x in ('', '_before', '_retrain')), 'mia_note',
+                   f'the link attacks need removed edges; not defined for '
+                   f'{_a(request.kind)} request')
 
 
 # Recommendation ##############################################################
