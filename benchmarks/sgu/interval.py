@@ -33,8 +33,8 @@ def differences(records: list, algorithm: str = 'sgu') -> dict:
 
 
 def main(folder: str) -> None:
-    print('| file | seeds | ΔMIA mean [95% interval] | ΔMIA median | ΔF1 median (mean) | '
-          'speed-up median |')
+    print('| file | seeds | ΔMIA mean [95% interval] | ΔMIA median | ΔF1 (link: ΔAUC) median '
+          '(mean) | speed-up median |')
     print('|---|---|---|---|---|---|')
     for path in sorted(Path(folder).glob('*.json')):
         records = json.loads(path.read_text())

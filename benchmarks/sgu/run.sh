@@ -8,9 +8,8 @@
 # and memory on synthetic graphs of 17k and 169k (arxiv-size) nodes -> results/scaling_nim.json.
 # PRECISION=1: Retrain and SGU on seeds 0-29 of the public 5% sets (GCN, SGC; random and worst
 # case) -> results/precision/ (the MIA AUC of 7 removed nodes is noisy per seed).
-# (4) Link prediction (--task link_prediction): GCN encoder, 0.5% and 5% of the training
-# edges, random, seeds 0-9, Retrain and SGU -> results/link_*.json (no SGC: the link task
-# propagates SGC's features at every forward, ~57 s per training run on Cora).
+# (4) Link prediction (--task link_prediction): GCN and SGC encoders (LINK_MODELS), 0.5% and
+# 5% of the training edges, random, seeds 0-9, Retrain and SGU -> results/link_*.json.
 # SKIP_NODE=1 skips (1)-(2), SKIP_LINK=1 skips (4), SKIP_SCALE=1 skips (3).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -56,13 +55,13 @@ if [ -n "${PRECISION:-}" ]; then  # 30 seeds of the 5% sets: the MIA's standard 
   done
 fi
 if [ -z "${SKIP_LINK:-}" ]; then
-  for spec in "gcn 0.005" "gcn 0.05"; do
-    set -- $spec
+  for model in ${LINK_MODELS:-gcn sgc}; do for ratio in 0.005 0.05; do
+    set -- "$model" "$ratio"
     uptime
     $PY -W ignore -m torch_geometric_unlearn.benchmark --dataset cora --task link_prediction \
       --model "$1" --algorithms retrain,sgu --request edge --ratio "$2" --strategy random \
       --seeds "${LINK_SEEDS:-0,1,2,3,4,5,6,7,8,9}" --quiet --out "$OUT/link_cora_$1_$2_random.json"
-  done
+  done; done
   uptime
 fi
 if [ -z "${SKIP_SCALE:-}" ]; then

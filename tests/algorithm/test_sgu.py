@@ -243,6 +243,34 @@ def test_link_prediction_edge_request(cora):
             UnlearningRequest.nodes([0]))
 
 
+def test_link_prediction_sgc_propagation_cache_is_the_retained_graphs(cora):
+    r"""SGC on link prediction: SGU keeps A^K X of the current graph (built at fit) and per
+    edge request recomputes only the rows around the removed edges; afterwards the cache
+    equals a fresh propagation of the retained graph (no removed edge survives in it) and a
+    second request reuses it."""
+    from torch_geometric_unlearn.nn import build_node_model
+    from torch_geometric_unlearn.task import reinitialize
+    from torch_geometric_unlearn.task.link import LinkPredictionTask, undirected_pairs
+    from torch_geometric_unlearn.task.node import sgc_features
+    data = LinkPredictionTask.split(cora, seed=0)
+    task = LinkPredictionTask(epochs=30, seed=0)
+    model = reinitialize(build_node_model('sgc', cora.num_features, 32), seed=0)
+    task.train(model, data)
+    pairs = undirected_pairs(data.edge_index)
+    perm = torch.randperm(pairs.size(1), generator=torch.Generator().manual_seed(1))
+    algo = SGU()
+    unlearner = Unlearner(copy.deepcopy(model), algo, task=task).fit(data)
+    assert algo._prop_cache is not None and algo._prop_cache.holds(data)
+    first = unlearner.unlearn(UnlearningRequest.edges(pairs[:, perm[:60]]))
+    assert algo._prop_cache.holds(first.data) and not algo._prop_cache.holds(data)
+    fresh = sgc_features(first.model, task, first.data)
+    assert torch.allclose(algo._prop_cache.prop, fresh, atol=1e-5)
+    assert not torch.allclose(fresh, sgc_features(model, task, data), atol=1e-3)
+    second = unlearner.unlearn(UnlearningRequest.edges(pairs[:, perm[60:90]]))
+    assert torch.allclose(algo._prop_cache.prop, sgc_features(second.model, task, second.data),
+                          atol=1e-5)
+
+
 def test_sparse_features_same_result_and_no_removed_rows_cached(cora, trained_gcn, node_runs):
     r"""Sparse CSR features (automatic on Cora's bag of words): the same fine-tuned model as
     the dense path; the features cache holds the RETAINED graph's rows after the request

@@ -80,3 +80,29 @@ def test_link_task_is_exported_and_resolvable():
     assert task_module.LinkPredictionTask is LinkPredictionTask
     built = resolve_task('link_prediction', epochs=3, seed=1)
     assert isinstance(built, LinkPredictionTask) and built.epochs == 3
+
+
+def test_sgc_propagates_once_per_training_run(cora, link_data, monkeypatch):
+    r"""With the library's SGC a training run computes A^K X once and trains the linear layer
+    (it propagated at every forward: ~60 s per 200-epoch run on Cora); the weights are the
+    uncached path's."""
+    import torch_geometric_unlearn.task.node as node
+    from torch_geometric.nn import SGConv
+    calls = []
+    real = SGConv.propagate
+
+    def counting(self, *args, **kwargs):
+        calls.append(1)
+        return real(self, *args, **kwargs)
+    monkeypatch.setattr(SGConv, 'propagate', counting)
+    task = LinkPredictionTask(epochs=8, seed=0)
+    init = reinitialize(build_node_model('sgc', cora.num_features, 32), seed=0)
+    cached = copy.deepcopy(init)
+    task.train(cached, link_data)
+    assert len(calls) == 2  # K = 2 hops, once
+    monkeypatch.setattr(node, 'sgc_features', lambda *args: None)
+    plain = copy.deepcopy(init)
+    task.train(plain, link_data)
+    assert len(calls) > 2 + 8 * 2
+    for a, b in zip(cached.parameters(), plain.parameters()):
+        assert torch.allclose(a, b, atol=1e-5)  # 0 on one thread; 1e-7 on two (scatter order)

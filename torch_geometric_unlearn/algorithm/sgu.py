@@ -138,7 +138,8 @@ class SGU(UnlearningAlgorithm):
     :meth:`fit`, never saved) and per request recomputes only its rows within :math:`K` hops
     of the nodes the request changed (exact; the removed nodes' rows become zero), takes the
     removed training nodes' rows on :math:`G` from it, and trains the linear layer alone:
-    the propagation grows with the request's neighbourhood, not with the graph. The epoch is
+    the propagation grows with the request's neighbourhood, not with the graph (link
+    prediction too: the rows around the removed edges are recomputed). The epoch is
     selected by **validation** accuracy on :math:`G'` (ties: lower validation
     loss) among the fine-tuned epochs :math:`1..E` (never the untouched original weights,
     never on test); node requests rank *forgotten* epochs first (the removed nodes'
@@ -304,8 +305,9 @@ class SGU(UnlearningAlgorithm):
     def fit(self, model: torch.nn.Module, data: GraphData) -> None:
         super().fit(model, data)
         self._x_cache, self._prop_cache = None, None
-        if self.task is not None and self.task.name == 'node_classification':
-            if self._resolve_sparse(model, data):
+        if self.task is not None and self.task.name in ('node_classification',
+                                                         'link_prediction'):
+            if self.task.name == 'node_classification' and self._resolve_sparse(model, data):
                 # The training graph's features as CSR, once (every request reuses or
                 # updates it).
                 self._x_cache = (data.x, data.x._version, dense_to_csr(data.x))
@@ -732,8 +734,17 @@ class SGU(UnlearningAlgorithm):
         n = data.num_nodes
         ue = unlearning_entities(request)
         model.eval()
+        # SGC: A^K X of G (cached since the last request) and of G' (its rows around the
+        # removed edges recomputed, exactly): every epoch is the linear layer only.
+        prop = self._cached_propagation(model, task, data)
+        new_prop = None if prop is None else self._propagation_after(
+            prop, data, retained, request, int(model.conv.K))
+
+        def embed(graph: Any, fixed: Optional[Tensor]) -> Tensor:
+            return task.logits(model, graph) if fixed is None else model.conv.lin(fixed)
+
         with torch.no_grad():
-            z_orig = task.logits(model, data)
+            z_orig = embed(data, prop)
         t0 = time.perf_counter()
         # NIM's model-side similarity: cosine of the original embeddings.
         hie = torch.as_tensor(self._select(data, request, model, task, z_orig),
@@ -764,7 +775,7 @@ class SGU(UnlearningAlgorithm):
             trains = epoch < self.epochs or (tracked and not best.forgotten
                                              and epoch < self.max_epochs)
             with torch.set_grad_enabled(trains):  # the last one only scores
-                z = task.logits(model, retained)
+                z = embed(retained, new_prop)
             with torch.no_grad():
                 s_val = task.score(z, val_pos)
                 s_neg = task.score(z, val_neg)
@@ -810,6 +821,8 @@ class SGU(UnlearningAlgorithm):
             (self.lam * l_f + (1 - self.lam) * l_p).backward()
             opt.step()
         best.restore(model)
+        self._prop_cache = None if new_prop is None else \
+            SGCPropagation.of(retained, new_prop, int(model.conv.K))
         return self.make_result(model, retained, request, extras={
             'num_hie': int(hie_mask.sum()), 'hie': hie_mask.nonzero().view(-1),
             'best_epoch': best.epoch, 'best_val_auc': best.key[1], 'val_curve': curve,

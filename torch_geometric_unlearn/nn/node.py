@@ -16,8 +16,9 @@ class SGC(torch.nn.Module):
     r"""Simplifying Graph Convolution (Wu et al., ICML'19): a linear classifier on
     :math:`\hat{A}^K X`. Propagation is recomputed at every call (never cached), so an
     unlearned edge cannot survive in a cache; a run on one fixed graph (a
-    :class:`~torch_geometric_unlearn.task.NodeClassificationTask` training run, hence
-    Retrain; an SGU request) computes it once and trains the linear layer only
+    :class:`~torch_geometric_unlearn.task.NodeClassificationTask` or
+    :class:`~torch_geometric_unlearn.task.LinkPredictionTask` training run, hence Retrain;
+    an SGU request) computes it once and trains the linear layer only
     (:func:`~torch_geometric_unlearn.task.node.sgc_features`), nothing kept afterwards.
 
     Args:

@@ -54,6 +54,9 @@ class LinkPredictionTask(Task):
     non-edges per epoch (a seeded :class:`torch.Generator`), full batch, Adam; the epoch is
     selected by validation AUC (:obj:`data.val_pos` vs :obj:`data.val_neg`), never on test.
     :meth:`split` builds the held-out pairs. Pairs touching a removed node are not scored.
+    With the library's :class:`~torch_geometric_unlearn.nn.node.SGC`, a training run computes
+    :math:`\hat{A}^K X` once and trains the linear layer
+    (:func:`~torch_geometric_unlearn.task.node.sgc_features`, as the node task does).
 
     Args:
         epochs (int, optional): Training epochs. (default: :obj:`200`)
@@ -113,9 +116,11 @@ class LinkPredictionTask(Task):
         r"""Dot-product decoder: the logit :math:`z_u^\top z_v` of each pair."""
         return (z[pairs[0]] * z[pairs[1]]).sum(-1)
 
-    def loss(self, model: torch.nn.Module, data: Data, gen: torch.Generator) -> Tensor:
-        r"""Mean binary cross-entropy of the training edges and as many sampled non-edges."""
-        z = self.logits(model, data)
+    def loss(self, model: torch.nn.Module, data: Data, gen: torch.Generator,
+             fixed: Optional[Tensor] = None) -> Tensor:
+        r"""Mean binary cross-entropy of the training edges and as many sampled non-edges
+        (:obj:`fixed`: SGC's :math:`\hat{A}^K X` of :obj:`data`, see :meth:`train`)."""
+        z = self.logits(model, data) if fixed is None else model.conv.lin(fixed)
         pos = undirected_pairs(data.edge_index)
         neg = sample_non_edges(data.edge_index, data.num_nodes, pos.size(1), gen,
                                self._alive(data))
@@ -157,6 +162,10 @@ class LinkPredictionTask(Task):
         model.to(device)
         data = data.to(device)
         gen = make_generator(seed)
+        from torch_geometric_unlearn.task.node import sgc_features
+
+        # SGC: the propagation does not depend on the weights (computed once, not kept).
+        fixed = sgc_features(model, self, data)
         opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         best_state, best_key, best_epoch = None, None, -1
         t0 = time.perf_counter()
@@ -166,9 +175,9 @@ class LinkPredictionTask(Task):
             for epoch in range(self.epochs):
                 model.train()
                 opt.zero_grad()
-                self.loss(model, data, gen).backward()
+                self.loss(model, data, gen, fixed).backward()
                 opt.step()
-                key = self.val_auc(model, data)
+                key = self.val_auc(model, data, fixed)
                 if best_key is None or key > best_key:
                     best_key, best_epoch = key, epoch
                     best_state = copy.deepcopy(model.state_dict())
@@ -183,9 +192,14 @@ class LinkPredictionTask(Task):
         with eval_mode(model):
             return self.logits(model, data.to(model_device(model)))
 
-    def val_auc(self, model: torch.nn.Module, data: Data) -> float:
-        r"""Validation AUC (the model-selection score)."""
-        z = self.embeddings(model, data)
+    def val_auc(self, model: torch.nn.Module, data: Data,
+                fixed: Optional[Tensor] = None) -> float:
+        r"""Validation AUC (the model-selection score; :obj:`fixed` as in :meth:`loss`)."""
+        if fixed is None:
+            z = self.embeddings(model, data)
+        else:
+            with torch.no_grad(), eval_mode(model):
+                z = model.conv.lin(fixed)
         pos, neg = self.held_out(data, 'val')
         return link_auc(self.score(z, pos), self.score(z, neg))
 

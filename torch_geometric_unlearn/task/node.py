@@ -35,7 +35,8 @@ def _require_neighbor_sampling() -> None:
 
 def sgc_features(model: torch.nn.Module, task: Any, data: Any) -> Optional[Tensor]:
     r"""For the library's :class:`~torch_geometric_unlearn.nn.node.SGC` (logits
-    :math:`\hat{A}^K X W`, no cache across calls) under the plain node-classification logits:
+    :math:`\hat{A}^K X W`, no cache across calls) under the plain node-classification or
+    link-prediction logits (:obj:`model(x, edge_index)`):
     the propagated features :math:`\hat{A}^K X` of :obj:`data`, computed once with the
     model's own :func:`gcn_norm` and message passing (the same values its forward computes,
     bit for bit), so that a run on a fixed graph (training, one unlearning request) trains the
@@ -43,8 +44,10 @@ def sgc_features(model: torch.nn.Module, task: Any, data: Any) -> Optional[Tenso
     from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
     from torch_geometric_unlearn.nn.node import SGC
-    if type(model) is not SGC or getattr(type(task), 'logits', None) is not \
-            NodeClassificationTask.logits or model.conv.cached or \
+    from torch_geometric_unlearn.task.link import LinkPredictionTask
+    plain = (NodeClassificationTask.logits, LinkPredictionTask.logits)  # model(x, edge_index)
+    if type(model) is not SGC or getattr(type(task), 'logits', None) not in plain or \
+            model.conv.cached or \
             not isinstance(data.x, Tensor) or data.x.layout != torch.strided:
         return None
     conv, x = model.conv, data.x
