@@ -305,8 +305,7 @@ class SGU(UnlearningAlgorithm):
     def fit(self, model: torch.nn.Module, data: GraphData) -> None:
         super().fit(model, data)
         self._x_cache, self._prop_cache = None, None
-        if self.task is not None and self.task.name in ('node_classification',
-                                                         'link_prediction'):
+        if self.task is not None:  # (node classification or link prediction: `tasks`)
             if self.task.name == 'node_classification' and self._resolve_sparse(model, data):
                 # The training graph's features as CSR, once (every request reuses or
                 # updates it).
